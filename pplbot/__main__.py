@@ -1,0 +1,5 @@
+import sys
+
+from pplbot.cli import main
+
+sys.exit(main())

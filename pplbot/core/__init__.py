@@ -1,0 +1,1 @@
+"""The pure core of pplbot: no network, no disk, no clock."""

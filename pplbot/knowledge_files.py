@@ -1,0 +1,111 @@
+"""Read knowledge/**/*.yaml from disk into Documents that remember line numbers."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path as FsPath
+
+import yaml
+
+from pplbot.core.documents import Document, Path
+from pplbot.core.knowledge import KnowledgeBase
+from pplbot.core.loading import parse_knowledge
+
+__all__ = ["bundled_knowledge_dir", "content_hash", "load_knowledge", "read_document", "read_documents"]
+
+_STR_TAG = "tag:yaml.org,2002:str"
+
+
+def bundled_knowledge_dir() -> FsPath:
+    """The knowledge base shipped with pplbot (installed inside the package, or the repo's)."""
+    here = FsPath(__file__).resolve().parent
+    for candidate in (here / "knowledge", here.parent / "knowledge"):
+        if candidate.is_dir():
+            return candidate
+    return here.parent / "knowledge"
+
+
+def knowledge_files(directory: FsPath) -> list[FsPath]:
+    return sorted(p for p in directory.rglob("*.y*ml") if p.is_file() and p.suffix in {".yaml", ".yml"})
+
+
+def read_document(path: FsPath, display: str | None = None) -> Document:
+    name = display or str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        return Document(name, None, syntax_error=f"cannot read file: {exc}", syntax_line=1)
+    return parse_yaml(text, name)
+
+
+def parse_yaml(text: str, name: str) -> Document:
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        line = mark.line + 1 if mark is not None else 1
+        problem = getattr(exc, "problem", None) or str(exc)
+        return Document(name, None, syntax_error=f"YAML syntax error: {problem}", syntax_line=line)
+    if node is None:
+        return Document(name, None, lines={(): 1})
+    lines: dict[Path, int] = {}
+    raw: dict[Path, str] = {}
+    constructor = yaml.SafeLoader("")
+    duplicates: list[tuple[Path, int]] = []
+
+    def walk(n: yaml.Node, path: Path) -> object:
+        lines[path] = n.start_mark.line + 1
+        if isinstance(n, yaml.MappingNode):
+            out: dict[str, object] = {}
+            for key_node, value_node in n.value:
+                key = str(key_node.value)
+                if key in out:
+                    duplicates.append(((*path, key), key_node.start_mark.line + 1))
+                out[key] = walk(value_node, (*path, key))
+            return out
+        if isinstance(n, yaml.SequenceNode):
+            return [walk(item, (*path, i)) for i, item in enumerate(n.value)]
+        if n.tag != _STR_TAG:
+            raw[path] = str(n.value)
+        return constructor.construct_object(n, deep=True)
+
+    try:
+        data = walk(node, ())
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else 1
+        return Document(name, None, syntax_error=f"YAML error: {exc}", syntax_line=line)
+    doc = Document(name, data, lines, raw)
+    if duplicates:
+        path, line = duplicates[0]
+        return Document(name, None, syntax_error=f"duplicate key {path[-1]!r}", syntax_line=line)
+    return doc
+
+
+def read_documents(directory: FsPath) -> list[Document]:
+    base = directory.parent
+    docs = []
+    for path in knowledge_files(directory):
+        try:
+            display = str(path.relative_to(base))
+        except ValueError:
+            display = str(path)
+        docs.append(read_document(path, display))
+    return docs
+
+
+def content_hash(directory: FsPath) -> str:
+    digest = hashlib.sha256()
+    for path in knowledge_files(directory):
+        digest.update(str(path.relative_to(directory)).encode())
+        digest.update(b"\0")
+        try:
+            digest.update(path.read_bytes())
+        except OSError:
+            continue
+    return digest.hexdigest()[:12]
+
+
+def load_knowledge(directory: FsPath) -> KnowledgeBase:
+    """Read and validate a knowledge directory; raises KnowledgeError with every problem."""
+    return parse_knowledge(read_documents(directory), version=content_hash(directory))

@@ -1,0 +1,1 @@
+"""Adapters between chat networks and the service: console, Matrix, Telegram."""
