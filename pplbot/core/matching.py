@@ -15,6 +15,7 @@ different entry; from `suggest_cutoff` up, "did you mean" suggestions; below, no
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections import defaultdict
 from collections.abc import Iterable
@@ -26,7 +27,7 @@ from rapidfuzz import fuzz, process
 from pplbot.core.knowledge import Entry
 from pplbot.core.normalizing import normalize
 
-__all__ = ["Candidate", "Match", "MatchKind", "Matcher", "Thresholds", "normalize"]
+__all__ = ["Candidate", "Match", "MatchKind", "Matcher", "Thresholds", "Tuning", "normalize"]
 
 
 class MatchKind(StrEnum):
@@ -37,9 +38,9 @@ class MatchKind(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Thresholds:
-    answer_cutoff: float = 60.0
-    suggest_cutoff: float = 42.0
-    margin: float = 4.0
+    answer_cutoff: float = 47.0
+    suggest_cutoff: float = 38.0
+    margin: float = 3.0
     max_suggestions: int = 3
 
 
@@ -62,17 +63,28 @@ class Match:
         return self.candidates[0] if self.candidates else None
 
 
-_FUZZ_WEIGHT = 0.2
-_ANSWER_WEIGHT = 0.35  # how much answer words count toward query coverage
-_COMMON_POSTINGS = 4000  # tokens in more phrases than this only rescore existing candidates
-_RESCORE = 40
+@dataclass(frozen=True, slots=True)
+class Tuning:
+    """Weights of the score; measured with `pplbot bench`, not guessed."""
+
+    fuzz_weight: float = 0.3  # share of rapidfuzz token_sort_ratio in the score
+    answer_weight: float = 0.6  # how much words found only in the answer count toward coverage
+    unknown_factor: float = 1.0  # weight of a word the index has never seen, relative to the rarest
+    rescore: int = 40  # candidates that get the full (slower) score
+
+
+_CORRECTIONS_MAX = 20000
+_SAME_TOPIC = 0.2  # answers sharing this share of words are on one topic: no ambiguity between them
 
 
 class Matcher:
     """An index built once from entries; `match()` is a pure function of the query."""
 
-    def __init__(self, entries: Iterable[Entry], thresholds: Thresholds | None = None) -> None:
+    def __init__(
+        self, entries: Iterable[Entry], thresholds: Thresholds | None = None, tuning: Tuning | None = None
+    ) -> None:
         self.thresholds = thresholds or Thresholds()
+        self.tuning = tuning or Tuning()
         self.entries: list[Entry] = []
         self._phrase_entry: list[int] = []
         self._phrase_text: list[str] = []
@@ -83,7 +95,7 @@ class Matcher:
         for entry in entries:
             e_idx = len(self.entries)
             self.entries.append(entry)
-            answer_tokens = set(normalize(entry.answer))
+            self._entry_answer_tokens.append(frozenset(normalize(entry.answer)))
             for phrase in entry.questions:
                 tokens = normalize(phrase)
                 if not tokens:
@@ -95,32 +107,51 @@ class Matcher:
                 self._phrase_norm.append(" ".join(tokens))
                 for t in set(tokens):
                     postings[t].append(p_idx)
-            self._entry_answer_tokens.append(frozenset(answer_tokens))
         n = max(len(self._phrase_text), 1)
         self._postings = dict(postings)
         self._idf = {t: math.log(1 + n / len(p)) for t, p in postings.items()}
-        self._unknown_idf = math.log(1 + n)
+        self._unknown_idf = math.log(1 + n) * self.tuning.unknown_factor
         self._phrase_weight = [sum(self._idf[t] for t in toks) for toks in self._phrase_tokens]
-        self._by_length: dict[int, list[str]] = defaultdict(list)
+        self._common = max(64, n // 100)  # postings longer than this only rescore candidates
+        by_length: dict[int, list[str]] = defaultdict(list)
         for token in self._idf:
-            self._by_length[len(token)].append(token)
+            by_length[len(token)].append(token)
+        self._pools = {
+            n: by_length.get(n - 1, []) + by_length.get(n, []) + by_length.get(n + 1, []) for n in range(5, 40)
+        }
+        self._corrections: dict[str, str] = {}
+        self._entry_index = {e.id: i for i, e in enumerate(self.entries)}
 
     @property
     def phrase_count(self) -> int:
         return len(self._phrase_text)
 
     def _correct(self, token: str) -> str:
+        """The indexed word closest to an unknown word (a typo), or the word itself."""
         if token in self._idf or len(token) < 5 or token.isdigit():
             return token
-        pool = [t for n in (len(token) - 1, len(token), len(token) + 1) for t in self._by_length.get(n, ())]
-        found = process.extractOne(token, pool, scorer=fuzz.ratio, score_cutoff=80)
-        return str(found[0]) if found else token
+        if token not in self._corrections:
+            found = process.extractOne(token, self._pools.get(len(token), ()), scorer=fuzz.ratio, score_cutoff=80)
+            if len(self._corrections) > _CORRECTIONS_MAX:
+                self._corrections.clear()
+            self._corrections[token] = str(found[0]) if found else token
+        return self._corrections[token]
+
+    def explain(self, text: str) -> list[Candidate]:
+        """The best candidates with scores and matching phrases (for moderators)."""
+        return list(self._rank(text))
 
     def match(self, text: str) -> Match:
+        ranked = self._rank(text)
+        if not ranked:
+            return Match(MatchKind.NONE, ())
+        return self._decide(ranked)
+
+    def _rank(self, text: str) -> list[Candidate]:
         tokens = tuple(self._correct(t) for t in normalize(text))
         query = set(tokens)
         if not query:
-            return Match(MatchKind.NONE, ())
+            return []
         weight = {t: self._idf.get(t, self._unknown_idf) for t in query}
         q_total = sum(weight.values())
         overlap: dict[int, float] = defaultdict(float)
@@ -128,43 +159,54 @@ class Matcher:
             posting = self._postings.get(t)
             if not posting:
                 continue
-            if len(posting) > _COMMON_POSTINGS and overlap:
+            w = weight[t]
+            if len(posting) > self._common and overlap:
                 for p in overlap:
                     if t in self._phrase_tokens[p]:
-                        overlap[p] += weight[t]
-                continue
-            for p in posting:
-                overlap[p] += weight[t]
+                        overlap[p] += w
+            else:
+                for p in posting:
+                    overlap[p] += w
         if not overlap:
-            return Match(MatchKind.NONE, ())
-        scored: list[tuple[float, int]] = []
-        for p, inter in overlap.items():
-            answer_bonus = sum(
-                weight[t]
-                for t in query - self._phrase_tokens[p]
-                if t in self._entry_answer_tokens[self._phrase_entry[p]]
-            )
-            recall = (inter + _ANSWER_WEIGHT * answer_bonus) / q_total
-            precision = inter / self._phrase_weight[p]
-            f = 2 * recall * precision / (recall + precision) if recall + precision else 0.0
-            scored.append((f, p))
-        scored.sort(reverse=True)
+            return []
+        pw = self._phrase_weight
+        # Dice of the weighted token sets: the F-measure of coverage both ways, cheap to rank by.
+        top = heapq.nlargest(self.tuning.rescore, overlap.items(), key=lambda kv: kv[1] / (q_total + pw[kv[0]]))
         q_norm = " ".join(tokens)
+        fw, aw = self.tuning.fuzz_weight, self.tuning.answer_weight
         best_by_entry: dict[int, Candidate] = {}
-        for f, p in scored[:_RESCORE]:
-            fuzzy = fuzz.token_sort_ratio(q_norm, self._phrase_norm[p]) / 100
-            score = round(100 * ((1 - _FUZZ_WEIGHT) * f + _FUZZ_WEIGHT * fuzzy), 1)
+        for p, inter in top:
             e_idx = self._phrase_entry[p]
+            answer_tokens = self._entry_answer_tokens[e_idx]
+            bonus = sum(weight[t] for t in query if t in answer_tokens and t not in self._phrase_tokens[p])
+            recall = (inter + aw * bonus) / q_total
+            precision = inter / pw[p]
+            f = 2 * recall * precision / (recall + precision)
+            fuzzy = fuzz.token_sort_ratio(q_norm, self._phrase_norm[p]) / 100
+            score = round(100 * ((1 - fw) * f + fw * fuzzy), 1)
             if e_idx not in best_by_entry or best_by_entry[e_idx].score < score:
                 best_by_entry[e_idx] = Candidate(self.entries[e_idx], self._phrase_text[p], score)
-        ranked = sorted(best_by_entry.values(), key=lambda c: (-c.score, c.entry.id))
-        return self._decide(ranked)
+        return sorted(best_by_entry.values(), key=lambda c: (-c.score, c.entry.id))
+
+    def _rival(self, best: Candidate, ranked: list[Candidate]) -> Candidate | None:
+        """The best candidate on a different topic: not related, and an answer that shares few words."""
+        mine = self._answer_tokens_of(best.entry)
+        for other in ranked[1:]:
+            if other.entry.id in best.entry.related or best.entry.id in other.entry.related:
+                continue
+            theirs = self._answer_tokens_of(other.entry)
+            if len(mine & theirs) / max(1, len(mine | theirs)) < _SAME_TOPIC:
+                return other
+        return None
+
+    def _answer_tokens_of(self, entry: Entry) -> frozenset[str]:
+        return self._entry_answer_tokens[self._entry_index[entry.id]]
 
     def _decide(self, ranked: list[Candidate]) -> Match:
         th = self.thresholds
         best = ranked[0]
-        runner_up = ranked[1].score if len(ranked) > 1 else 0.0
-        if best.score >= th.answer_cutoff and best.score - runner_up >= th.margin:
+        rival = self._rival(best, ranked)
+        if best.score >= th.answer_cutoff and best.score - (rival.score if rival else 0.0) >= th.margin:
             return Match(MatchKind.ANSWER, tuple(ranked[: th.max_suggestions]))
         if best.score >= th.suggest_cutoff:
             floor = th.suggest_cutoff * 0.8

@@ -16,39 +16,60 @@ __all__ = ["normalize", "words"]
 _SECTION = re.compile(r"(?<![a-z0-9])([1-8])\s?\(?([a-i])\)?(?:\s?\((i{1,3}|iv)\))?(?![a-z0-9])")
 _NON_WORD = re.compile(r"[^a-z0-9]+")
 
-# Multi-word terms first (matched on the cleaned, space-separated text).
-_PHRASES: tuple[tuple[str, str], ...] = (
-    (r"peer[ -]?production licen[cs]e?s?", "ppl"),
-    (r"licencia de produccion (?:de|entre) pares", "ppl"),
-    (r"licenca de producao (?:de|entre) pares", "ppl"),
-    (r"licence de production (?:de|entre) pairs", "ppl"),
-    (r"peer[ -]?production[ -]?lizenz", "ppl"),
-    (r"copy ?far ?left", "copyfarleft"),
-    (r"co ?op(?:erative)?s?(?![a-z])", "coop"),
-    (r"creative commons", "cc"),
-    (r"cc ?by ?nc ?sa", "cc byncsa"),
-    (r"by ?nc ?sa", "byncsa"),
-    (r"cc ?by ?nc", "cc bync"),
-    (r"cc ?by ?sa", "cc bysa"),
-    (r"by ?sa", "bysa"),
-    (r"share ?alike", "sharealike"),
-    (r"non ?commercial(?:ly)?", "noncommercial"),
-    (r"not ?for ?profit", "nonprofit"),
-    (r"non ?profits?", "nonprofit"),
-    (r"sin (?:animo|fines) de lucro", "nonprofit"),
-    (r"sem fins lucrativos", "nonprofit"),
-    (r"sans but lucratif", "nonprofit"),
-    (r"for ?profits?", "forprofit"),
-    (r"worker ?s? ?owned", "workerowned"),
-    (r"open ?source", "opensource"),
-    (r"free ?software", "freesoftware"),
-    (r"machine learning|artificial intelligence|large language models?", "ai"),
-    (r"open ?cooperativism", "opencooperativism"),
-    (r"platform ?coop", "platformcoop"),
-    (r"file ?sharing|p2p sharing|peer to peer", "filesharing"),
-    (r"share ?holders?", "investor"),
-)
-_PHRASE_RE = tuple((re.compile(rf"(?<![a-z0-9]){p}(?![a-z0-9])"), r) for p, r in _PHRASES)
+# Multi-word terms, matched on whole words after cleaning ("co-op" is "co op" by then).
+_MULTI_SOURCE = """
+peer production license|peer production licence|peer production licenses|peer production licences=ppl
+peer production lizenz|peerproduction license|licencia de produccion de pares=ppl
+licencia de produccion entre pares|licenca de producao entre pares|licenca de producao de pares=ppl
+licence de production entre pairs|licence de production de pairs=ppl
+copy far left|copy farleft|copyfar left=copyfarleft
+co op|co ops|co operative|co operatives=coop
+creative commons=cc
+cc by nc sa|cc bync sa|by nc sa=cc byncsa
+cc by nc|by nc=cc bync
+cc by sa|by sa=cc bysa
+share alike=sharealike
+non commercial|non commercially|not commercial=noncommercial
+not for profit|non profit|non profits=nonprofit
+sin animo de lucro|sin fines de lucro|sem fins lucrativos|sans but lucratif=nonprofit
+for profit|for profits=forprofit
+worker owned|workers owned|worker s owned=workerowned
+open source=opensource
+free software=freesoftware
+machine learning|artificial intelligence|large language model|large language models=ai
+open cooperativism|open co operativism=opencooperativism
+platform coop|platform coops|platform cooperative|platform cooperatives|platform co op=platformcoop
+file sharing|p2p sharing|peer to peer|filesharing=filesharing
+share holder|share holders|shareholders|shareholder=investor
+"""
+_MULTI: dict[tuple[str, ...], tuple[str, ...]] = {}
+for _line in _MULTI_SOURCE.strip().splitlines():
+    _variants, _, _out = _line.partition("=")
+    for _variant in _variants.split("|"):
+        _MULTI[tuple(_variant.split())] = tuple(_out.split())
+_MULTI_MAX = max(len(k) for k in _MULTI)
+_MULTI_FIRST = frozenset(k[0] for k in _MULTI)
+
+
+def _join_terms(tokens: list[str]) -> list[str]:
+    out: list[str] = []
+    i = 0
+    while i < len(tokens):
+        if tokens[i] not in _MULTI_FIRST:
+            out.append(tokens[i])
+            i += 1
+            continue
+        for size in range(min(_MULTI_MAX, len(tokens) - i), 1, -1):
+            found = _MULTI.get(tuple(tokens[i : i + size]))
+            if found is not None:
+                out.extend(found)
+                i += size
+                break
+        else:
+            out.append(tokens[i])
+            i += 1
+    return out
+
 
 _SYNONYMS: dict[str, str] = {}
 
@@ -75,6 +96,7 @@ _syn(
 )
 _syn(
     "coop",
+    "cooperative",
     "cooperativa",
     "cooperativas",
     "genossenschaft",
@@ -582,6 +604,14 @@ _STOP = frozenset(
 )
 
 
+_STOP |= set(
+    """between vs versus please pls plz thx thanks thank hello btw yo lol guys folks quick quickly short shortly
+    simple simply explain eli5 even ever sure maybe right still already much many lot kind sort way wondering
+    wonder curious confused tbh imo afaik kinda sorta gonna wanna hey hola bitte kurz mal eigentlich genau por
+    favor svp stp merci gracias danke obrigado rapidamente brevemente brievement""".split()
+)
+
+
 def _stem(token: str) -> str:
     if len(token) <= 4 or token.isdigit():
         return token
@@ -599,8 +629,11 @@ def _stem(token: str) -> str:
 
 
 def _clean(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", text)
-    stripped = "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+    if text.isascii():
+        stripped = text.casefold()
+    else:
+        decomposed = unicodedata.normalize("NFKD", text)
+        stripped = "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
     stripped = stripped.replace("'", "").replace("\u2019", "").replace("ß", "ss")
     stripped = _SECTION.sub(_section, stripped)
     return " ".join(_NON_WORD.split(stripped)).strip()
@@ -619,14 +652,11 @@ def words(text: str) -> list[str]:
 @lru_cache(maxsize=4096)
 def normalize(text: str) -> tuple[str, ...]:
     """Tokens of `text` for matching. The same function runs at load and per query."""
-    cleaned = _clean(text[:2000])
-    for pattern, replacement in _PHRASE_RE:
-        cleaned = pattern.sub(replacement, cleaned)
     out = []
-    for token in cleaned.split():
+    for token in _join_terms(_clean(text[:2000]).split()):
         token = _SYNONYMS.get(token, token)
         if token in _STOP:
             continue
-        token = _SYNONYMS.get(_stem(token), _stem(token))
-        out.append(token)
+        stem = _stem(token)
+        out.append(_SYNONYMS.get(stem, stem))
     return tuple(out)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from rapidfuzz import fuzz
 
 from pplbot.core.knowledge import Question, Questionnaire, Verdict
-from pplbot.core.normalizing import words
+from pplbot.core.normalizing import normalize, words
 from pplbot.core.sessions import QuizState
 
 __all__ = ["Ask", "Done", "Invalid", "answer", "back", "button_value", "current", "parse_button"]
@@ -143,17 +143,21 @@ def choose(question: Question, text: str) -> int | None:
             names = {w for name in (option.label, *option.aliases) for w in words(name)[:1]}
             if (polarity and names & {"yes"}) or (not polarity and names & {"no"}):
                 return i
-    said = " ".join(tokens)
-    scores = []
-    for option in question.options:
-        labels = (option.label, *option.aliases)
-        scores.append(max(fuzz.WRatio(said, " ".join(words(label))) for label in labels))
+    scores = [max(_similarity(text, name) for name in (o.label, *o.aliases)) for o in question.options]
     ranked = sorted(range(len(scores)), key=lambda i: -scores[i])
     best = ranked[0]
     runner_up = scores[ranked[1]] if len(ranked) > 1 else 0.0
-    if scores[best] >= 80 and scores[best] - runner_up >= 8:
+    if scores[best] >= 75 and scores[best] - runner_up >= 8:
         return best
     return None
+
+
+def _similarity(said: str, name: str) -> float:
+    """Content words compared as sets (typos allowed), nudged by overall closeness."""
+    a, b = " ".join(normalize(said)), " ".join(normalize(name))
+    if not a:  # only stop words ("just me"): compare the plain words
+        a, b = " ".join(words(said)), " ".join(words(name))
+    return 0.75 * fuzz.token_set_ratio(a, b) + 0.25 * fuzz.ratio(a, b)
 
 
 def _polarity(tokens: list[str]) -> bool | None:
