@@ -80,6 +80,17 @@ class Service:
         except StoreError:
             return None
 
+    def move_session(self, old: SessionKey, new: SessionKey) -> None:
+        """Carry a session to another key (e.g. a questionnaire moved into a new thread)."""
+        try:
+            session = self.store.load_session(old)
+            if session is None:
+                return
+            self.store.save_turn(replace(session, key=new), ())
+            self.store.save_turn(Session(old, session.updated_at), ())
+        except StoreError as exc:
+            logger.error("could not move the session: %s", exc)
+
     def set_quiz_message(self, key: SessionKey, message_id: str) -> None:
         """Remember which network message shows the current question (for editing it later)."""
         try:
