@@ -10,11 +10,11 @@ import pytest
 # python-telegram-bot 22 warns (PTBDeprecationWarning) unless durations are timedeltas.
 os.environ.setdefault("PTB_TIMEDELTA", "true")
 
-from pplbot.core.bot import Bot  # noqa: E402
-from pplbot.core.knowledge import KnowledgeBase  # noqa: E402
-from pplbot.core.messages import ChatKind, Incoming  # noqa: E402
-from pplbot.core.loading import parse_knowledge  # noqa: E402
-from pplbot.knowledge_files import load_knowledge, read_document, read_documents  # noqa: E402
+from pplbot.core.bot import Bot
+from pplbot.core.knowledge import KnowledgeBase
+from pplbot.core.loading import parse_knowledge
+from pplbot.core.messages import ChatKind, Incoming
+from pplbot.knowledge_files import load_knowledge, read_document, read_documents
 
 ROOT = Path(__file__).resolve().parents[1]
 KNOWLEDGE = ROOT / "knowledge"

@@ -100,6 +100,7 @@ _FILLER = frozenset(
         "help",
     ]
 )
+_MORE = frozenset({"more", "more please", "tell me more", "details", "more details", "detail"})
 _QUIZ_WORDS = {"back": "back", "restart": "restart", "why": "why", "cancel": "cancel", "stop": "cancel"}
 
 
@@ -174,6 +175,8 @@ class Bot:
             if lowered == "help":
                 return self._command(session, incoming, "help", "")
             return self._quiz_answer(session, incoming, text)
+        if lowered in _MORE and session.last_entry:
+            return self._more(session, incoming)
         picked = self._picked_option(session, lowered)
         if picked is not None:
             return self._route(replace(session, offered=()), replace(incoming, option=None), picked)
@@ -389,18 +392,32 @@ class Bot:
             return Turn(session, (reply,))
         return self._quiz_answer(session, incoming, "", incoming.option)
 
+    def _side_question(self, session: Session, incoming: Incoming, text: str) -> Turn | None:
+        """A knowledge-base answer to a question asked mid-questionnaire, then the question again."""
+        assert session.quiz is not None and self.kb.questionnaire is not None
+        side = self.matcher.match(text)
+        if side.kind is not MatchKind.ANSWER or side.best is None or side.best.entry.id == QUIZ_ENTRY:
+            return None
+        node = quiz.current(self.kb.questionnaire, session.quiz)
+        if not isinstance(node, quiz.Ask):
+            return None
+        answered = self._answer_entry(session, incoming, side.best.entry, side.best.score, text)
+        again = ask_reply(node, incoming.message_id, prefix="Back to the questionnaire. ")
+        return Turn(replace(answered.session, quiz=session.quiz), (*answered.replies, again), answered.events)
+
     def _quiz_answer(self, session: Session, incoming: Incoming, text: str, option: str | None = None) -> Turn:
         form = self.kb.questionnaire
         assert session.quiz is not None and form is not None
-        state, outcome = quiz.answer(form, session.quiz, text, option)
         reply_to = incoming.message_id
+        if option is None and text.rstrip().endswith("?"):
+            side = self._side_question(session, incoming, text)
+            if side is not None:
+                return side
+        state, outcome = quiz.answer(form, session.quiz, text, option)
         if isinstance(outcome, quiz.Invalid):
-            if option is None:
-                side = self.matcher.match(text)
-                if side.kind is MatchKind.ANSWER and side.best is not None and side.best.entry.id != QUIZ_ENTRY:
-                    answered = self._answer_entry(session, incoming, side.best.entry, side.best.score, text)
-                    again = ask_reply(outcome.ask, reply_to, prefix="Back to the questionnaire. ")
-                    return Turn(replace(answered.session, quiz=state), (*answered.replies, again), answered.events)
+            side = self._side_question(session, incoming, text) if option is None else None
+            if side is not None:
+                return side
             return Turn(replace(session, quiz=state), invalid_reply(outcome, reply_to))
         if isinstance(outcome, quiz.Done):
             return Turn(

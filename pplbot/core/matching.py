@@ -25,7 +25,7 @@ from enum import StrEnum
 from rapidfuzz import fuzz, process
 
 from pplbot.core.knowledge import Entry
-from pplbot.core.normalizing import normalize
+from pplbot.core.normalizing import mentions_domain, normalize
 
 __all__ = ["Candidate", "Match", "MatchKind", "Matcher", "Thresholds", "Tuning", "normalize"]
 
@@ -38,8 +38,10 @@ class MatchKind(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Thresholds:
-    answer_cutoff: float = 47.0
-    suggest_cutoff: float = 38.0
+    answer_cutoff: float = 40.0  # when the question names the domain (PPL, copyfarleft, 4(c), ...)
+    answer_cutoff_unanchored: float = 58.0  # when it does not: off-topic questions rarely do
+    suggest_cutoff: float = 30.0
+    suggest_cutoff_unanchored: float = 45.0
     margin: float = 3.0
     max_suggestions: int = 3
 
@@ -67,10 +69,11 @@ class Match:
 class Tuning:
     """Weights of the score; measured with `pplbot bench`, not guessed."""
 
-    fuzz_weight: float = 0.3  # share of rapidfuzz token_sort_ratio in the score
-    answer_weight: float = 0.6  # how much words found only in the answer count toward coverage
+    phrase_weight: float = 0.5  # IDF-weighted Dice of the query and the entry's best phrase
+    entry_weight: float = 0.3  # share of the query's words found anywhere in the entry (phrases, answer, tags)
+    fuzz_weight: float = 0.2  # rapidfuzz token_sort_ratio of the query and that phrase
     unknown_factor: float = 1.0  # weight of a word the index has never seen, relative to the rarest
-    rescore: int = 40  # candidates that get the full (slower) score
+    rescore: int = 100  # candidates that get the full (slower) score
 
 
 _CORRECTIONS_MAX = 20000
@@ -91,11 +94,17 @@ class Matcher:
         self._phrase_tokens: list[frozenset[str]] = []
         self._phrase_norm: list[str] = []
         self._entry_answer_tokens: list[frozenset[str]] = []
+        self._entry_tokens: list[frozenset[str]] = []
         postings: dict[str, list[int]] = defaultdict(list)
+        entry_df: dict[str, int] = defaultdict(int)
         for entry in entries:
             e_idx = len(self.entries)
             self.entries.append(entry)
-            self._entry_answer_tokens.append(frozenset(normalize(entry.answer)))
+            answer_tokens = frozenset(normalize(entry.answer))
+            self._entry_answer_tokens.append(answer_tokens)
+            doc = set(answer_tokens) | set(normalize(entry.more or ""))
+            for tag in entry.tags:
+                doc.update(normalize(tag))
             for phrase in entry.questions:
                 tokens = normalize(phrase)
                 if not tokens:
@@ -107,12 +116,19 @@ class Matcher:
                 self._phrase_norm.append(" ".join(tokens))
                 for t in set(tokens):
                     postings[t].append(p_idx)
+                doc.update(tokens)
+            self._entry_tokens.append(frozenset(doc))
+            for t in doc:
+                entry_df[t] += 1
         n = max(len(self._phrase_text), 1)
+        n_entries = max(len(self.entries), 1)
+        self._entry_idf = {t: math.log(1 + n_entries / df) for t, df in entry_df.items()}
+        self._entry_unknown_idf = math.log(1 + n_entries) * self.tuning.unknown_factor
         self._postings = dict(postings)
         self._idf = {t: math.log(1 + n / len(p)) for t, p in postings.items()}
         self._unknown_idf = math.log(1 + n) * self.tuning.unknown_factor
         self._phrase_weight = [sum(self._idf[t] for t in toks) for toks in self._phrase_tokens]
-        self._common = max(64, n // 100)  # postings longer than this only rescore candidates
+        self._common = max(1000, n // 20)  # postings longer than this only rescore candidates
         by_length: dict[int, list[str]] = defaultdict(list)
         for token in self._idf:
             by_length[len(token)].append(token)
@@ -139,16 +155,16 @@ class Matcher:
 
     def explain(self, text: str) -> list[Candidate]:
         """The best candidates with scores and matching phrases (for moderators)."""
-        return list(self._rank(text))
+        return self._rank(tuple(self._correct(t) for t in normalize(text)))
 
     def match(self, text: str) -> Match:
-        ranked = self._rank(text)
+        tokens = tuple(self._correct(t) for t in normalize(text))
+        ranked = self._rank(tokens)
         if not ranked:
             return Match(MatchKind.NONE, ())
-        return self._decide(ranked)
+        return self._decide(ranked, mentions_domain(tokens))
 
-    def _rank(self, text: str) -> list[Candidate]:
-        tokens = tuple(self._correct(t) for t in normalize(text))
+    def _rank(self, tokens: tuple[str, ...]) -> list[Candidate]:
         query = set(tokens)
         if not query:
             return []
@@ -173,17 +189,17 @@ class Matcher:
         # Dice of the weighted token sets: the F-measure of coverage both ways, cheap to rank by.
         top = heapq.nlargest(self.tuning.rescore, overlap.items(), key=lambda kv: kv[1] / (q_total + pw[kv[0]]))
         q_norm = " ".join(tokens)
-        fw, aw = self.tuning.fuzz_weight, self.tuning.answer_weight
+        t = self.tuning
+        entry_weight = {tok: self._entry_idf.get(tok, self._entry_unknown_idf) for tok in query}
+        entry_total = sum(entry_weight.values())
         best_by_entry: dict[int, Candidate] = {}
         for p, inter in top:
             e_idx = self._phrase_entry[p]
-            answer_tokens = self._entry_answer_tokens[e_idx]
-            bonus = sum(weight[t] for t in query if t in answer_tokens and t not in self._phrase_tokens[p])
-            recall = (inter + aw * bonus) / q_total
-            precision = inter / pw[p]
-            f = 2 * recall * precision / (recall + precision)
+            doc = self._entry_tokens[e_idx]
+            coverage = sum(w for tok, w in entry_weight.items() if tok in doc) / entry_total
+            dice = 2 * inter / (q_total + pw[p])
             fuzzy = fuzz.token_sort_ratio(q_norm, self._phrase_norm[p]) / 100
-            score = round(100 * ((1 - fw) * f + fw * fuzzy), 1)
+            score = round(100 * (t.phrase_weight * dice + t.entry_weight * coverage + t.fuzz_weight * fuzzy), 1)
             if e_idx not in best_by_entry or best_by_entry[e_idx].score < score:
                 best_by_entry[e_idx] = Candidate(self.entries[e_idx], self._phrase_text[p], score)
         return sorted(best_by_entry.values(), key=lambda c: (-c.score, c.entry.id))
@@ -202,14 +218,16 @@ class Matcher:
     def _answer_tokens_of(self, entry: Entry) -> frozenset[str]:
         return self._entry_answer_tokens[self._entry_index[entry.id]]
 
-    def _decide(self, ranked: list[Candidate]) -> Match:
+    def _decide(self, ranked: list[Candidate], on_topic: bool) -> Match:
         th = self.thresholds
+        answer_cutoff = th.answer_cutoff if on_topic else th.answer_cutoff_unanchored
+        suggest_cutoff = th.suggest_cutoff if on_topic else th.suggest_cutoff_unanchored
         best = ranked[0]
         rival = self._rival(best, ranked)
-        if best.score >= th.answer_cutoff and best.score - (rival.score if rival else 0.0) >= th.margin:
+        if best.score >= answer_cutoff and best.score - (rival.score if rival else 0.0) >= th.margin:
             return Match(MatchKind.ANSWER, tuple(ranked[: th.max_suggestions]))
-        if best.score >= th.suggest_cutoff:
-            floor = th.suggest_cutoff * 0.8
+        if best.score >= suggest_cutoff:
+            floor = suggest_cutoff * 0.8
             picks = [c for c in ranked[: th.max_suggestions] if c.score >= floor]
             return Match(MatchKind.SUGGEST, tuple(picks))
         return Match(MatchKind.NONE, tuple(ranked[: th.max_suggestions]))

@@ -11,7 +11,7 @@ import re
 import unicodedata
 from functools import lru_cache
 
-__all__ = ["normalize", "words"]
+__all__ = ["DOMAIN_TERMS", "mentions_domain", "normalize", "words"]
 
 _SECTION = re.compile(r"(?<![a-z0-9])([1-8])\s?\(?([a-i])\)?(?:\s?\((i{1,3}|iv)\))?(?![a-z0-9])")
 _NON_WORD = re.compile(r"[^a-z0-9]+")
@@ -660,3 +660,18 @@ def normalize(text: str) -> tuple[str, ...]:
         stem = _stem(token)
         out.append(_SYNONYMS.get(stem, stem))
     return tuple(out)
+
+
+# Tokens (after normalize) that show a question is about this bot's subject. Questions that
+# name none of them need a clearly better match to be answered: off-topic chat rarely does.
+DOMAIN_TERMS = frozenset(
+    """ppl copyfarleft copyleft copyfair coopyright disco fairshare fairshares bauwen kleiner magyar
+    telekommunisten telekommunist opencooperativism cnpl acsl hippocratic coopcycle meretz rigi schlatterbeck
+    exvestment platformcoop workerowned benkler ostrom p2p manifesto""".split()
+)
+_SECTION_TOKEN = re.compile(r"^[1-8][a-i]")
+
+
+def mentions_domain(tokens: tuple[str, ...]) -> bool:
+    """True when the tokens name the PPL, its concepts or one of its sections ("4c")."""
+    return any(t in DOMAIN_TERMS or _SECTION_TOKEN.match(t) for t in tokens)

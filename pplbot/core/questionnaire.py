@@ -153,11 +153,15 @@ def choose(question: Question, text: str) -> int | None:
 
 
 def _similarity(said: str, name: str) -> float:
-    """Content words compared as sets (typos allowed), nudged by overall closeness."""
-    a, b = " ".join(normalize(said)), " ".join(normalize(name))
+    """How well `said` names the option `name` (0-100): mostly, how much of what the person
+    typed is in the option (typos allowed); a little, how much of the option they typed."""
+    a, b = normalize(said), normalize(name)
     if not a:  # only stop words ("just me"): compare the plain words
-        a, b = " ".join(words(said)), " ".join(words(name))
-    return 0.75 * fuzz.token_set_ratio(a, b) + 0.25 * fuzz.ratio(a, b)
+        a, b = tuple(words(said)), tuple(words(name))
+    if not a or not b:
+        return 0.0
+    matched = sum(1 for t in a if t in b or (len(t) >= 4 and any(fuzz.ratio(t, u) >= 80 for u in b)))
+    return 100 * (0.8 * matched / len(a) + 0.2 * min(1.0, matched / len(b)))
 
 
 def _polarity(tokens: list[str]) -> bool | None:

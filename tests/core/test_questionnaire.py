@@ -191,8 +191,8 @@ def test_natural_request_offers_the_questionnaire(small_bot: Bot) -> None:
     s = Session(SessionKey("test", "c1", "alice"))
     turn = small_bot.handle(s, incoming("is my use permitted?"))
     (reply,) = turn.replies
-    assert [o.value for o in reply.options][0] == "/quiz"
-    s, texts, kinds = talk(small_bot, turn.session, "yes")
+    assert next(o.value for o in reply.options) == "/quiz"
+    s, _texts, kinds = talk(small_bot, turn.session, "yes")
     assert kinds == [ReplyKind.QUESTION]
 
 
