@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from datetime import timedelta
 from typing import Protocol
 
@@ -51,7 +51,7 @@ def build_transports(service: Service, settings: Settings, store: SqliteStore) -
 async def serve(
     transports: dict[str, Transport],
     stop: asyncio.Event,
-    extra: list[Callable[[asyncio.Event], Awaitable[None]]] | None = None,
+    extra: list[Callable[[asyncio.Event], Coroutine[object, object, None]]] | None = None,
 ) -> None:
     """Run every transport until `stop` is set; a crashed transport is restarted with backoff."""
 

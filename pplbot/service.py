@@ -11,12 +11,18 @@ import logging
 import secrets
 from collections.abc import Sequence
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from pplbot.core.bot import Bot, Turn
+from pplbot.core.commands import parse_command
+from pplbot.core.knowledge import KnowledgeBase
 from pplbot.core.messages import Incoming, Reply, ReplyKind
 from pplbot.core.sessions import Session, SessionKey
 from pplbot.errors import StoreError
 from pplbot.store.base import Store, StoredEvent
+
+if TYPE_CHECKING:
+    from pplbot.moderation.commands import Moderation
 
 __all__ = ["Service"]
 
@@ -26,10 +32,15 @@ _STORE_DOWN = "⚠ I can't save progress right now (storage problem), so questio
 
 
 class Service:
-    def __init__(self, bot: Bot, store: Store) -> None:
+    def __init__(self, bot: Bot, store: Store, moderation: Moderation | None = None) -> None:
         self.bot = bot
         self.store = store
+        self.moderation = moderation
         self._salt: str | None = None
+
+    def set_knowledge(self, kb: KnowledgeBase) -> None:
+        """Answer from a new knowledge base from the next message on."""
+        self.bot = Bot(kb, self.bot.options)
 
     def user_hash(self, network: str, user: str) -> str:
         if self._salt is None:
@@ -44,6 +55,11 @@ class Service:
         return hashlib.sha256(f"{self._salt}:{network}:{user}".encode()).hexdigest()[:16]
 
     def handle(self, incoming: Incoming) -> list[Reply]:
+        command = parse_command(incoming.text)
+        if command is not None and command.name == "kb":
+            if self.moderation is None:
+                return [Reply("Moderator commands are not enabled here.", ReplyKind.INFO, reply_to=incoming.message_id)]
+            return self.moderation.handle(incoming, command.args)
         key = SessionKey.of(incoming)
         store_ok = True
         try:

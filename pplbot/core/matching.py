@@ -38,11 +38,11 @@ class MatchKind(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Thresholds:
-    answer_cutoff: float = 40.0  # when the question names the domain (PPL, copyfarleft, 4(c), ...)
-    answer_cutoff_unanchored: float = 58.0  # when it does not: off-topic questions rarely do
-    suggest_cutoff: float = 30.0
-    suggest_cutoff_unanchored: float = 45.0
-    margin: float = 3.0
+    answer_cutoff: float = 36.0  # when the question names the domain (PPL, copyfarleft, 4(c), ...)
+    answer_cutoff_unanchored: float = 66.0  # when it does not: off-topic questions rarely do
+    suggest_cutoff: float = 28.0
+    suggest_cutoff_unanchored: float = 50.0
+    margin: float = 2.0
     max_suggestions: int = 3
 
 
@@ -69,8 +69,8 @@ class Match:
 class Tuning:
     """Weights of the score; measured with `pplbot bench`, not guessed."""
 
-    phrase_weight: float = 0.5  # IDF-weighted Dice of the query and the entry's best phrase
-    entry_weight: float = 0.3  # share of the query's words found anywhere in the entry (phrases, answer, tags)
+    phrase_weight: float = 0.2  # IDF-weighted Dice of the query and the entry's best phrase
+    entry_weight: float = 0.6  # share of the query's words found anywhere in the entry (phrases, answer, tags)
     fuzz_weight: float = 0.2  # rapidfuzz token_sort_ratio of the query and that phrase
     unknown_factor: float = 1.0  # weight of a word the index has never seen, relative to the rarest
     rescore: int = 100  # candidates that get the full (slower) score
@@ -189,7 +189,7 @@ class Matcher:
         # Dice of the weighted token sets: the F-measure of coverage both ways, cheap to rank by.
         top = heapq.nlargest(self.tuning.rescore, overlap.items(), key=lambda kv: kv[1] / (q_total + pw[kv[0]]))
         q_norm = " ".join(tokens)
-        t = self.tuning
+        tune = self.tuning
         entry_weight = {tok: self._entry_idf.get(tok, self._entry_unknown_idf) for tok in query}
         entry_total = sum(entry_weight.values())
         best_by_entry: dict[int, Candidate] = {}
@@ -199,7 +199,9 @@ class Matcher:
             coverage = sum(w for tok, w in entry_weight.items() if tok in doc) / entry_total
             dice = 2 * inter / (q_total + pw[p])
             fuzzy = fuzz.token_sort_ratio(q_norm, self._phrase_norm[p]) / 100
-            score = round(100 * (t.phrase_weight * dice + t.entry_weight * coverage + t.fuzz_weight * fuzzy), 1)
+            score = round(
+                100 * (tune.phrase_weight * dice + tune.entry_weight * coverage + tune.fuzz_weight * fuzzy), 1
+            )
             if e_idx not in best_by_entry or best_by_entry[e_idx].score < score:
                 best_by_entry[e_idx] = Candidate(self.entries[e_idx], self._phrase_text[p], score)
         return sorted(best_by_entry.values(), key=lambda c: (-c.score, c.entry.id))

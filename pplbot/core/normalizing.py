@@ -11,6 +11,8 @@ import re
 import unicodedata
 from functools import lru_cache
 
+from pplbot.core.lexicon import STOP_WORDS, TRANSLATIONS
+
 __all__ = ["DOMAIN_TERMS", "mentions_domain", "normalize", "words"]
 
 _SECTION = re.compile(r"(?<![a-z0-9])([1-8])\s?\(?([a-i])\)?(?:\s?\((i{1,3}|iv)\))?(?![a-z0-9])")
@@ -40,6 +42,10 @@ machine learning|artificial intelligence|large language model|large language mod
 open cooperativism|open co operativism=opencooperativism
 platform coop|platform coops|platform cooperative|platform cooperatives|platform co op=platformcoop
 file sharing|p2p sharing|peer to peer|filesharing=filesharing
+no comercial|nicht kommerziell|nicht kommerzielle|nao comercial|non commerciale|non commercial|pas commercial=noncommercial
+codigo abierto|codigo aberto=opensource
+logiciel libre|software libre|software livre=freesoftware
+derechos de autor|derecho de autor|droit dauteur|droits dauteur|direitos autorais|direito autoral=copyright
 share holder|share holders|shareholders|shareholder=investor
 """
 _MULTI: dict[tuple[str, ...], tuple[str, ...]] = {}
@@ -604,6 +610,8 @@ _STOP = frozenset(
 )
 
 
+_STOP |= STOP_WORDS
+_STOP -= {"mit"}  # German "with", but also the MIT licence
 _STOP |= set(
     """between vs versus please pls plz thx thanks thank hello btw yo lol guys folks quick quickly short shortly
     simple simply explain eli5 even ever sure maybe right still already much many lot kind sort way wondering
@@ -654,6 +662,7 @@ def normalize(text: str) -> tuple[str, ...]:
     """Tokens of `text` for matching. The same function runs at load and per query."""
     out = []
     for token in _join_terms(_clean(text[:2000]).split()):
+        token = TRANSLATIONS.get(token, token)
         token = _SYNONYMS.get(token, token)
         if token in _STOP:
             continue

@@ -9,7 +9,7 @@ from typing import Protocol
 
 from pplbot.core.sessions import Session, SessionKey
 
-__all__ = ["Store", "StoredEvent"]
+__all__ = ["AuditRecord", "Store", "StoredEvent"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +22,21 @@ class StoredEvent:
     user_hash: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class AuditRecord:
+    """One knowledge-base edit: who, when, where from, which entry, the file before and after."""
+
+    at: datetime
+    who: str
+    network: str
+    action: str  # teach | answer | add | remove | undo
+    entry: str
+    file: str
+    before: str  # the file's text before the edit
+    after: str  # the file's text after the edit
+    id: int = 0
+
+
 class Store(Protocol):
     def load_session(self, key: SessionKey) -> Session | None: ...
 
@@ -30,6 +45,16 @@ class Store(Protocol):
         ...
 
     def events(self, kind: str | None = None, since: datetime | None = None) -> list[StoredEvent]: ...
+
+    def delete_events(self, kind: str, before: datetime | None = None) -> int:
+        """Delete events of `kind` (older than `before`, if given); returns how many."""
+        ...
+
+    def add_audit(self, record: AuditRecord) -> int: ...
+
+    def audit(self, entry: str | None = None, limit: int = 10) -> list[AuditRecord]:
+        """The latest edits first."""
+        ...
 
     def get_value(self, name: str) -> str | None: ...
 

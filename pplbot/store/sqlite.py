@@ -11,7 +11,7 @@ from pathlib import Path
 
 from pplbot.core.sessions import Session, SessionKey
 from pplbot.errors import StoreError
-from pplbot.store.base import StoredEvent
+from pplbot.store.base import AuditRecord, StoredEvent
 
 __all__ = ["SqliteStore"]
 
@@ -33,6 +33,20 @@ _MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX events_kind_at ON events (kind, at);
     CREATE TABLE kv (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+    """,
+    """
+    CREATE TABLE audit (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at TEXT NOT NULL,
+        who TEXT NOT NULL,
+        network TEXT NOT NULL,
+        action TEXT NOT NULL,
+        entry TEXT NOT NULL,
+        file TEXT NOT NULL,
+        before TEXT NOT NULL,
+        after TEXT NOT NULL
+    );
+    CREATE INDEX audit_entry ON audit (entry, id);
     """,
 )
 
@@ -112,6 +126,48 @@ class SqliteStore:
             params.append(since.isoformat())
         rows = self._query(sql + " ORDER BY id", tuple(params))
         return [StoredEvent(datetime.fromisoformat(r[0]), r[1], r[2], r[3], r[4], r[5]) for r in rows]
+
+    def delete_events(self, kind: str, before: datetime | None = None) -> int:
+        sql, params = "DELETE FROM events WHERE kind = ?", [kind]
+        if before is not None:
+            sql += " AND at < ?"
+            params.append(before.isoformat())
+        with self._lock:
+            try:
+                return self._db.execute(sql, params).rowcount
+            except sqlite3.Error as exc:
+                raise StoreError(f"cannot delete from {self.path}: {exc}") from exc
+
+    def add_audit(self, record: AuditRecord) -> int:
+        with self._lock:
+            try:
+                cursor = self._db.execute(
+                    "INSERT INTO audit (at, who, network, action, entry, file, before, after) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        record.at.isoformat(),
+                        record.who,
+                        record.network,
+                        record.action,
+                        record.entry,
+                        record.file,
+                        record.before,
+                        record.after,
+                    ),
+                )
+                return int(cursor.lastrowid or 0)
+            except sqlite3.Error as exc:
+                raise StoreError(f"cannot write the audit log in {self.path}: {exc}") from exc
+
+    def audit(self, entry: str | None = None, limit: int = 10) -> list[AuditRecord]:
+        sql = "SELECT at, who, network, action, entry, file, before, after, id FROM audit"
+        params: tuple[object, ...] = ()
+        if entry is not None:
+            sql += " WHERE entry = ?"
+            params = (entry,)
+        rows = self._query(sql + " ORDER BY id DESC LIMIT ?", (*params, limit))
+        return [
+            AuditRecord(datetime.fromisoformat(r[0]), r[1], r[2], r[3], r[4], r[5], r[6], r[7], int(r[8])) for r in rows
+        ]
 
     def get_value(self, name: str) -> str | None:
         row = self._query_one("SELECT value FROM kv WHERE name = ?", (name,))

@@ -36,6 +36,7 @@ from nio import (
     MatrixRoom,
     MegolmEvent,
     ProfileGetDisplayNameResponse,
+    RoomCreateEvent,
     RoomSendResponse,
     SyncResponse,
     WhoamiResponse,
@@ -140,6 +141,7 @@ class _Known:
     def __init__(self, ledger: EventLedger, service: Service) -> None:
         self.ledger = ledger
         self.service = service
+        self.creators: dict[str, frozenset[str]] = {}
 
     def is_bot_event(self, event_id: str) -> bool:
         return self.ledger.is_bot_event(event_id)
@@ -150,6 +152,18 @@ class _Known:
     def quiz_running(self, key: SessionKey) -> bool:
         session = self.service.session(key)
         return session is not None and session.quiz is not None
+
+    def room_creators(self, room_id: str) -> frozenset[str]:
+        return self.creators.get(room_id, frozenset())
+
+    def learn(self, room_id: str, events: list[Any]) -> None:
+        """Remember the room's creators from its m.room.create event."""
+        for event in events:
+            if isinstance(event, RoomCreateEvent):
+                content = event.source.get("content", {})
+                extra = content.get("additional_creators") if isinstance(content, dict) else None
+                more = [u for u in extra if isinstance(u, str)] if isinstance(extra, list) else []
+                self.creators[room_id] = frozenset([event.sender, *more])
 
 
 class MatrixTransport:
@@ -400,6 +414,8 @@ class MatrixTransport:
     async def _handle_sync(self, resp: SyncResponse, history: bool) -> None:
         for room_id, info in resp.rooms.invite.items():
             await self._on_invite(room_id, info.invite_state)
+        for room_id, info in resp.rooms.join.items():
+            self.known.learn(room_id, [*info.state, *info.timeline.events])
         if history:
             return
         for room_id, info in resp.rooms.join.items():

@@ -48,6 +48,7 @@ _CORE_COMMANDS = frozenset(
 )
 _COMMANDS_WITH_ARGS = frozenset(["ask", "q", "entry", "start"])
 _MENTION_END = frozenset(":,; \t\n")
+_LISTED_CREATOR_VERSIONS = frozenset(str(v) for v in range(1, 12))  # creators appear in power_levels.users
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +67,10 @@ class Known(Protocol):
     def question(self, event_id: str) -> QuestionRef | None: ...
 
     def quiz_running(self, key: SessionKey) -> bool: ...
+
+    def room_creators(self, room_id: str) -> frozenset[str]:
+        """The room's creators (from its m.room.create event), if known."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,7 +158,7 @@ def to_incoming(event: object, room: MatrixRoom, ctx: Context, known: Known) -> 
         thread=thread,
         message_id=_str(getattr(event, "event_id", None)),
         user_name=_user_name(room, sender),
-        is_moderator=is_moderator(room, sender, ctx),
+        is_moderator=is_moderator(room, sender, ctx, known.room_creators(room.room_id)),
     )
 
 
@@ -177,7 +182,7 @@ def _from_reaction(event: ReactionEvent, room: MatrixRoom, ctx: Context, known: 
         message_id=reacts_to,  # replies go to the question that was answered
         user_name=_user_name(room, event.sender),
         option=ref.options[index],
-        is_moderator=is_moderator(room, event.sender, ctx),
+        is_moderator=is_moderator(room, event.sender, ctx, known.room_creators(room.room_id)),
     )
 
 
@@ -189,11 +194,15 @@ def reaction_index(key: str) -> int | None:
     return None
 
 
-def is_moderator(room: MatrixRoom, user: str, ctx: Context) -> bool:
+def is_moderator(room: MatrixRoom, user: str, ctx: Context, creators: frozenset[str] = frozenset()) -> bool:
+    """A configured moderator, or (if enabled) power level >= 50. Since room version 12 the
+    creators have unlimited power without being listed in m.room.power_levels."""
     if user in ctx.moderators:
         return True
     if not ctx.power_level_moderators:
         return False
+    if user in creators and str(getattr(room, "room_version", "1")) not in _LISTED_CREATOR_VERSIONS:
+        return True
     try:
         return int(room.power_levels.get_user_level(user)) >= MODERATOR_LEVEL
     except (AttributeError, TypeError, ValueError):

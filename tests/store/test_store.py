@@ -53,7 +53,7 @@ def test_sqlite_versioned_schema(tmp_path: Path) -> None:
     path = tmp_path / "s.sqlite3"
     SqliteStore(path).close()
     with sqlite3.connect(path) as db:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == 1
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 2
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         db.execute("PRAGMA user_version = 99")
     with pytest.raises(StoreError, match="schema version 99"):
@@ -143,7 +143,7 @@ def test_fifty_users_in_one_group_at_once(small_kb: KnowledgeBase, tmp_path: Pat
         for n in range(max(len(s) for s in steps.values())):
             batch = [(u, s[n]) for u, s in steps.items() if n < len(s)]
             rng.shuffle(batch)
-            list(pool.map(lambda ut: play(ut[0], ut[1], n), batch))
+            list(pool.map(lambda ut, n=n: play(ut[0], ut[1], n), batch))
     assert verdicts == users
     assert len(store.events("verdict")) == 50
     store.close()

@@ -1,0 +1,1 @@
+"""Keeping the answers right: live reload, in-chat editing with an audit trail, unanswered questions."""

@@ -1,0 +1,93 @@
+"""The bundled knowledge base itself: schema, coverage of the licence, retrieval floors."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from pplbot.bench import evaluate
+from pplbot.core.bot import Bot
+from pplbot.core.knowledge import KnowledgeBase
+from tests.conftest import ROOT
+
+LICENCE_SECTIONS = (
+    [f"1({c})" for c in "abcdefghi"]
+    + ["2"]
+    + [f"3({c})" for c in "abcd"]
+    + [f"4({c})" for c in "abcdefg"]
+    + ["4(c)(i)", "4(c)(ii)", "5", "6", "7(a)", "7(b)"]
+    + [f"8({c})" for c in "abcdef"]
+)
+
+
+def test_size_and_paraphrases(kb: KnowledgeBase) -> None:
+    assert len(kb.entries) >= 120
+    thin = [e.id for e in kb.entries if len(e.questions) < 5]
+    assert not thin, f"entries with fewer than 5 paraphrases: {thin}"
+    assert all(e.sources for e in kb.entries)
+
+
+def test_every_section_of_the_licence_has_an_entry(kb: KnowledgeBase) -> None:
+    cited = {s.removeprefix("PPL ").replace(" ", "") for e in kb.entries for s in e.sources if s.startswith("PPL ")}
+    missing = [sec for sec in LICENCE_SECTIONS if not any(c == sec or c.startswith(sec) for c in cited)]
+    assert not missing, f"no entry cites {missing}"
+
+
+@pytest.mark.parametrize(
+    ("language", "marker"),
+    [
+        ("Spanish", r"¿|\b(el|la|los|una|puedo|puede|qué|licencia)\b"),
+        ("German", r"\b(der|die|das|ist|kann|darf|wir|lizenz|nicht)\b"),
+        ("French", r"\b(le|les|une|est-ce|peut|licence|qu'|d'une)\b"),
+        ("Portuguese", r"\b(uma|pode|licença|posso|não|é)\b"),
+    ],
+)
+def test_core_topics_in_other_languages(kb: KnowledgeBase, language: str, marker: str) -> None:
+    pattern = re.compile(marker, re.IGNORECASE)
+    entries = [e.id for e in kb.entries if any(pattern.search(q) for q in e.questions)]
+    assert len(entries) >= 15, f"only {len(entries)} entries have {language} paraphrases"
+
+
+def test_answers_are_short_and_cite_sources(kb: KnowledgeBase) -> None:
+    long = [e.id for e in kb.entries if len(e.answer) > 1400]
+    assert not long, f"answers that are not concise: {long}"
+
+
+def test_quotes_of_the_licence_are_verbatim(kb: KnowledgeBase) -> None:
+    """Any double-quoted passage of 6+ words attributed to the PPL must occur in the dossier."""
+    dossier_path = ROOT.parent / "shared" / "reference" / "ppl-dossier.md"
+    if not dossier_path.exists():
+        pytest.skip("the shared dossier is not next to the repository")
+    squash = lambda t: re.sub(r"[\s“”\"'’‘…]+", " ", t).lower()  # noqa: E731
+    dossier = squash(dossier_path.read_text(encoding="utf-8"))
+    bad = []
+    for e in kb.entries:
+        for text in (e.answer, e.more or ""):
+            for quote in (q for q in re.findall(r'"([^"]*)"', text) if len(q) >= 30):
+                parts = [p.strip() for p in re.split(r"…|\.\.\.", quote) if len(p.strip().split()) >= 6]
+                bad += [f"{e.id}: {p[:60]}" for p in parts if squash(p).strip(" .,;:") not in dossier]
+    assert len(bad) <= 5, "quotes not found verbatim in the dossier:\n" + "\n".join(bad)
+
+
+def load(path: Path) -> dict[str, list[dict[str, object]]]:
+    if not path.exists():
+        pytest.skip(f"{path} is not available")
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    assert isinstance(data, dict)
+    return data
+
+
+def test_retrieval_floor_on_the_dev_set(bot: Bot) -> None:
+    quality = evaluate(bot, load(ROOT.parent / "shared" / "eval" / "dev-questions.yaml"))
+    assert quality.in_scope_pass >= 0.85, quality.failures
+    assert quality.out_of_scope_false <= 0.05, quality.failures
+
+
+def test_retrieval_floor_on_the_second_set(bot: Bot) -> None:
+    """A second set written without looking at the knowledge base: a guard against overfitting."""
+    quality = evaluate(bot, load(ROOT / "tests" / "data" / "second-eval.yaml"))
+    assert quality.in_scope_pass >= 0.55, quality.failures
+    assert quality.out_of_scope_false <= 0.06, quality.failures
