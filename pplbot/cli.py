@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from pplbot.app import compose
 from pplbot.config import Settings, load_settings
 from pplbot.core.bot import Bot, BotOptions
 from pplbot.core.knowledge import KnowledgeBase
@@ -51,6 +52,9 @@ def _parser() -> argparse.ArgumentParser:
     cfg = sub.add_parser("config", help="configuration tools")
     cfg.add_argument("action", choices=["check"])
     sub.add_parser("run", help="connect to the configured networks (Matrix, Telegram)")
+    kb = sub.add_parser("kb", help="knowledge-base maintenance")
+    kb.add_argument("action", choices=["lint"])
+    kb.add_argument("directory", nargs="?", type=Path)
     bench = sub.add_parser("bench", help="measure retrieval quality and speed")
     bench.add_argument("--dev-set", type=Path, help="evaluation YAML (default ../shared/eval/dev-questions.yaml)")
     bench.add_argument("--quick", action="store_true", help="skip the 10,000-entry synthetic run")
@@ -74,20 +78,24 @@ def main(argv: Sequence[str] | None = None) -> int:
             for name, value in settings.describe().items():
                 print(f"{name} = {value}")
             return 0
+        if command == "run":
+            from pplbot.runner import run
+
+            return run(settings)
+        if command == "kb":
+            from pplbot.moderation.lint import lint
+
+            return lint(args.directory or settings.knowledge_dir)
+        if command == "chat":
+            return _chat(settings)
         kb = _knowledge(settings)
         if command == "ask":
             return _ask(kb, settings, args.questions, args.json)
         if command == "quiz":
             return _quiz(kb, settings, args.answers, args.json)
-        if command == "bench":
-            from pplbot.bench import run_bench
+        from pplbot.bench import run_bench
 
-            return run_bench(kb, args.dev_set, quick=args.quick)
-        if command == "run":
-            from pplbot.runner import run
-
-            return run(settings, kb)
-        return _chat(kb, settings)
+        return run_bench(kb, args.dev_set, quick=args.quick)
     except KnowledgeError as exc:
         print(f"pplbot: the knowledge base has {len(exc.issues)} problem(s):", file=sys.stderr)
         for issue in exc.issues:
@@ -171,16 +179,16 @@ def _quiz(kb: KnowledgeBase, settings: Settings, answers: str | None, as_json: b
     return 0
 
 
-def _chat(kb: KnowledgeBase, settings: Settings) -> int:
+def _chat(settings: Settings) -> int:
     try:
         store: SqliteStore | MemoryStore = SqliteStore(settings.database)
     except StoreError as exc:
         print(f"pplbot: {exc}; continuing without saving state", file=sys.stderr)
         store = MemoryStore()
-    service = Service(bot_for(kb, settings), store)
-    chat = ConsoleChat(service, readline_input(settings.data_dir / "history"), sys.stdout)
+    service, live = compose(settings, store)
+    chat = ConsoleChat(service, readline_input(settings.data_dir / "history"), sys.stdout, live=live)
     greeting = (
-        f"pplbot — questions about the Peer Production License ({len(kb.entries)} answers loaded).\n"
+        f"pplbot — questions about the Peer Production License ({len(live.current.kb.entries)} answers loaded).\n"
         "Ask a question, type /quiz to check your use of a PPL work, /help for more, quit to leave."
     )
     try:

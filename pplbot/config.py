@@ -43,6 +43,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("log_level", "level", "INFO", "DEBUG, INFO, WARNING or ERROR. Message text is logged only at DEBUG."),
     Setting("log_format", "str", "text", "`text` or `json` (one JSON object per line)."),
     Setting("quiz_idle_minutes", "int", 30, "Minutes without an answer after which a questionnaire expires."),
+    Setting("unanswered_retention_days", "int", 90, "Days the unanswered-question log keeps a question."),
     Setting("matrix_homeserver", "str", None, "Matrix homeserver URL, e.g. `https://matrix.example.org`."),
     Setting("matrix_user_id", "str", None, "The bot's Matrix user id, e.g. `@pplbot:example.org`."),
     Setting("matrix_password", "secret", None, "Password for the Matrix login (or use an access token)."),
@@ -66,6 +67,12 @@ SETTINGS: tuple[Setting, ...] = (
         "telegram_base_url", "str", None, "Bot API base URL, e.g. `http://127.0.0.1:8081/bot` (the token is appended)."
     ),
     Setting("telegram_moderators", "list", (), "Telegram user ids allowed to use moderator commands, comma-separated."),
+    Setting(
+        "telegram_moderators_chat",
+        "str",
+        None,
+        "Chat id where moderators get reports (e.g. a failed knowledge reload).",
+    ),
     Setting("telegram_admins_are_moderators", "bool", True, "Also treat a group's administrators as moderators."),
     Setting("telegram_webhook_listen", "str", None, "Webhook mode: `host:port` to listen on (default: long polling)."),
     Setting("telegram_webhook_url", "str", None, "Webhook mode: the public URL Telegram posts updates to."),
@@ -83,6 +90,7 @@ class Settings:
     log_level: str = "INFO"
     log_format: str = "text"
     quiz_idle_minutes: int = 30
+    unanswered_retention_days: int = 90
     matrix_homeserver: str | None = None
     matrix_user_id: str | None = None
     matrix_password: str | None = None
@@ -91,10 +99,12 @@ class Settings:
     matrix_power_level_moderators: bool = True
     matrix_command_prefix: str = "!ppl"
     matrix_max_age_minutes: int = 10
+    matrix_moderators_room: str | None = None
     matrix_allowed: tuple[str, ...] = ()
     telegram_token: str | None = None
     telegram_base_url: str | None = None
     telegram_moderators: tuple[str, ...] = ()
+    telegram_moderators_chat: str | None = None
     telegram_admins_are_moderators: bool = True
     telegram_webhook_listen: str | None = None
     telegram_webhook_url: str | None = None

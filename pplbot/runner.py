@@ -12,12 +12,10 @@ import contextlib
 import logging
 import signal
 from collections.abc import Callable, Coroutine
-from datetime import timedelta
 from typing import Protocol
 
+from pplbot.app import compose
 from pplbot.config import Settings
-from pplbot.core.bot import Bot, BotOptions
-from pplbot.core.knowledge import KnowledgeBase
 from pplbot.errors import ConfigError
 from pplbot.service import Service
 from pplbot.store import SqliteStore
@@ -77,28 +75,37 @@ async def serve(
     await asyncio.gather(*pending, return_exceptions=True)
 
 
-def run(settings: Settings, kb: KnowledgeBase) -> int:
+def run(settings: Settings) -> int:
     if not (settings.matrix_enabled or settings.telegram_enabled):
         raise ConfigError(
             "no network configured: set PPLBOT_MATRIX_HOMESERVER (with PPLBOT_MATRIX_USER_ID and a password or "
             "access token) and/or PPLBOT_TELEGRAM_TOKEN; `pplbot chat` runs in the terminal without a network"
         )
     store = SqliteStore(settings.database)
-    bot = Bot(kb, BotOptions(quiz_idle=timedelta(minutes=settings.quiz_idle_minutes), detail_on_request=True))
-    service = Service(bot, store)
-    transports = build_transports(service, settings, store)
     try:
-        asyncio.run(_main(transports))
+        service, live = compose(settings, store, detail_on_request=True)
+    except BaseException:
+        store.close()
+        raise
+    transports = build_transports(service, settings, store)
+    for transport in transports.values():
+        notify = getattr(transport, "notify_moderators", None)
+        if notify is not None:
+            live.notifiers.append(notify)
+    try:
+        asyncio.run(_main(transports, [live.watch]))
     finally:
         store.close()
         logger.info("stopped; state saved in %s", settings.database)
     return 0
 
 
-async def _main(transports: dict[str, Transport]) -> None:
+async def _main(
+    transports: dict[str, Transport], extra: list[Callable[[asyncio.Event], Coroutine[object, object, None]]]
+) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     logger.info("starting: %s", ", ".join(transports))
-    await serve(transports, stop)
+    await serve(transports, stop, extra)

@@ -43,7 +43,7 @@ class Edited:
 def _yaml() -> YAML:
     y = YAML(typ="rt")
     y.preserve_quotes = True
-    y.width = 100
+    y.width = 4096  # never re-wrap the curated files
     y.indent(mapping=2, sequence=4, offset=2)
     return y
 

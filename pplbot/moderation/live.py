@@ -64,7 +64,7 @@ def load_tracked(directory: Path) -> Loaded:
 class LiveKnowledge:
     """Holds the current knowledge; `on_change` is called with each new good knowledge base."""
 
-    def __init__(self, directory: Path, on_change: Callable[[KnowledgeBase], None]) -> None:
+    def __init__(self, directory: Path, on_change: Callable[[KnowledgeBase], None] | None = None) -> None:
         self.directory = directory
         self.on_change = on_change
         self.current = load_tracked(directory)
@@ -86,7 +86,8 @@ class LiveKnowledge:
         self.current = loaded
         self._fingerprint = self.fingerprint()
         self.last_error = None
-        self.on_change(loaded.kb)
+        if self.on_change is not None:
+            self.on_change(loaded.kb)
 
     def reload(self) -> KnowledgeError | None:
         """Load the files again; on problems keep serving the last good knowledge base."""
@@ -102,7 +103,8 @@ class LiveKnowledge:
             logger.info("knowledge reloaded: version %s, %d entries", loaded.kb.version, len(loaded.kb.entries))
         self.current = loaded
         self.last_error = None
-        self.on_change(loaded.kb)
+        if self.on_change is not None:
+            self.on_change(loaded.kb)
         return None
 
     async def notify(self, text: str) -> None:

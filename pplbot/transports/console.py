@@ -11,6 +11,7 @@ from typing import TextIO
 
 from pplbot.core.messages import ChatKind, Incoming, Reply, ReplyKind
 from pplbot.core.quiz_views import HINT
+from pplbot.moderation.live import LiveKnowledge
 from pplbot.service import Service
 from pplbot.transports.markup import numbered, to_plain
 
@@ -54,11 +55,25 @@ class ConsoleChat:
         read: Callable[[str], str | None],
         out: TextIO,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        live: LiveKnowledge | None = None,
     ) -> None:
         self.service = service
         self.read = read
         self.out = out
         self.clock = clock
+        self.live = live
+        self._seen = live.fingerprint() if live else None
+
+    def _reload_if_changed(self) -> None:
+        """Pick up edits to the knowledge files between two lines (the terminal's hot reload)."""
+        if self.live is None or self.live.fingerprint() == self._seen:
+            return
+        error = self.live.reload()
+        self._seen = self.live.fingerprint()
+        if error is not None:
+            self._print(f"bot> ⚠ The knowledge files have {len(error.issues)} problem(s); I keep the previous version.")
+            for issue in error.issues[:20]:
+                self._print(f"     {issue}")
 
     def run(self, greeting: str | None = None) -> int:
         if greeting:
@@ -70,6 +85,7 @@ class ConsoleChat:
                 self._print("bot> Bye!")
                 return 0
             number += 1
+            self._reload_if_changed()
             try:
                 replies = self.service.handle(to_incoming(line, now=self.clock(), number=number))
             except Exception:  # the adapter's one error boundary

@@ -51,8 +51,10 @@ from pplbot.store.sqlite import SqliteStore
 from pplbot.transports.matrix_events import (
     KEYCAPS,
     LEAVE,
+    NETWORK,
     Context,
     QuestionRef,
+    invite_allowed,
     render,
     to_incoming,
     too_old,
@@ -71,7 +73,8 @@ LEAVING = "Leaving this room, as asked by a moderator."
 NOT_MODERATOR = "Only a moderator can ask me to leave this room."
 SEND_ATTEMPTS = 3
 MAX_RATE_LIMITED = 20
-SYNC_FILTER: dict[str, Any] = {"room": {"timeline": {"limit": 50}}}
+TIMELINE_LIMIT = 50  # events per room and sync: what arrived while the bot was down
+SYNC_FILTER: dict[str, Any] = {"room": {"timeline": {"limit": TIMELINE_LIMIT}}}
 _TOKEN_KEY = "matrix:sync_token:"
 
 
@@ -89,7 +92,7 @@ class EventLedger:
 
     def __init__(self, store: SqliteStore, keep: timedelta = timedelta(days=7)) -> None:
         self.store = store
-        store.execute(
+        store.execute(  # a StoreError here is a start-up problem: raised
             "CREATE TABLE IF NOT EXISTS matrix_events ("
             " kind TEXT NOT NULL, event_id TEXT NOT NULL, data TEXT NOT NULL DEFAULT '', at REAL NOT NULL,"
             " PRIMARY KEY (kind, event_id))"
@@ -97,11 +100,12 @@ class EventLedger:
         store.execute("DELETE FROM matrix_events WHERE at < ?", (time.time() - keep.total_seconds(),))
 
     def claim(self, event_id: str) -> bool:
-        """Record an incoming event as handled; False if it already was."""
-        rows = self.store.execute(
+        """Record an incoming event as handled; False if it already was (True if the store is down)."""
+        rows = self._execute(
             "INSERT INTO matrix_events (kind, event_id, at) VALUES ('handled', ?, ?)"
             " ON CONFLICT DO NOTHING RETURNING event_id",
             (event_id, time.time()),
+            failed=[(event_id,)],
         )
         return bool(rows)
 
@@ -113,26 +117,34 @@ class EventLedger:
         self._put("question", event_id, json.dumps({"key": [k.chat, k.user, k.thread], "options": list(ref.options)}))
 
     def is_bot_event(self, event_id: str) -> bool:
-        return bool(self.store.execute("SELECT 1 FROM matrix_events WHERE kind = 'sent' AND event_id = ?", (event_id,)))
+        return bool(self._execute("SELECT 1 FROM matrix_events WHERE kind = 'sent' AND event_id = ?", (event_id,)))
 
     def question(self, event_id: str) -> QuestionRef | None:
-        rows = self.store.execute(
-            "SELECT data FROM matrix_events WHERE kind = 'question' AND event_id = ?", (event_id,)
-        )
+        rows = self._execute("SELECT data FROM matrix_events WHERE kind = 'question' AND event_id = ?", (event_id,))
         if not rows:
             return None
         try:
             data = json.loads(str(rows[0][0]))
             chat, user, thread = data["key"]
-            return QuestionRef(SessionKey("matrix", chat, user, thread), tuple(str(v) for v in data["options"]))
+            return QuestionRef(SessionKey(NETWORK, chat, user, thread), tuple(str(v) for v in data["options"]))
         except (ValueError, KeyError, TypeError):
             return None
 
     def _put(self, kind: str, event_id: str, data: str) -> None:
-        self.store.execute(
+        self._execute(
             "INSERT OR REPLACE INTO matrix_events (kind, event_id, data, at) VALUES (?, ?, ?, ?)",
             (kind, event_id, data, time.time()),
         )
+
+    def _execute(
+        self, sql: str, params: tuple[object, ...], failed: list[tuple[object, ...]] | None = None
+    ) -> list[tuple[object, ...]]:
+        """A store failure is logged and answered with `failed`: the bot keeps answering."""
+        try:
+            return self.store.execute(sql, params)
+        except StoreError as exc:
+            logger.error("matrix: event ledger unavailable: %s", exc)
+            return failed or []
 
 
 class _Known:
@@ -286,7 +298,7 @@ class MatrixTransport:
                     if isinstance(resp, WhoamiResponse) and resp.device_id:
                         c.restore_login(self.ctx.bot_id, resp.device_id, token)
                         break
-                else:
+                if self.settings.matrix_password and not (token and isinstance(resp, WhoamiResponse)):
                     resp = await self._wait(c.login(self.settings.matrix_password, device_name="pplbot"))
                     if isinstance(resp, LoginResponse):
                         break
@@ -358,6 +370,7 @@ class MatrixTransport:
         first = True
         delay = self.retry_delay
         while True:
+            known_rooms = set(c.rooms) if not first else None  # None: every room (a restart)
             try:
                 resp: Any = await self._wait(
                     c.sync(
@@ -388,7 +401,7 @@ class MatrixTransport:
             self.state = "connected"
             delay = self.retry_delay
             await self._key_chores()
-            await self._handle_sync(resp, history)
+            await self._handle_sync(resp, history, known_rooms)
             token, first, history = resp.next_batch, False, False
             self._set(token_key, token)
 
@@ -411,7 +424,7 @@ class MatrixTransport:
         except Exception as exc:
             logger.warning("matrix: key upload/query failed (%s); will retry", type(exc).__name__)
 
-    async def _handle_sync(self, resp: SyncResponse, history: bool) -> None:
+    async def _handle_sync(self, resp: SyncResponse, history: bool, known_rooms: set[str] | None) -> None:
         for room_id, info in resp.rooms.invite.items():
             await self._on_invite(room_id, info.invite_state)
         for room_id, info in resp.rooms.join.items():
@@ -422,6 +435,8 @@ class MatrixTransport:
             room = self._c.rooms.get(room_id)
             if room is None:
                 continue
+            if info.timeline.limited and (known_rooms is None or room_id in known_rooms):  # not a new join
+                logger.warning("matrix: a gap in %s's timeline (more than %d new events)", room_id, TIMELINE_LIMIT)
             for event in info.timeline.events:
                 await self._on_event(room, event)
 
@@ -436,7 +451,7 @@ class MatrixTransport:
                 ),
                 None,
             )
-            if not _allowed(self.settings.matrix_allowed, room_id, inviter):
+            if not invite_allowed(self.settings.matrix_allowed, room_id, inviter):
                 logger.info("matrix: declining an invite to %s from %s (not in matrix_allowed)", room_id, inviter)
                 await self._c.room_leave(room_id)
                 return
@@ -506,7 +521,7 @@ class MatrixTransport:
             return
         self._set(flag, datetime.now(UTC).isoformat())
         incoming = Incoming(
-            "matrix",
+            NETWORK,
             room.room_id,
             event.sender,
             "",
@@ -588,12 +603,3 @@ class MatrixTransport:
             self.store.set_value(name, value)
         except StoreError as exc:
             logger.error("matrix: cannot save %s: %s", name.split(":")[1], exc)
-
-
-def _allowed(allowed: tuple[str, ...], room_id: str, inviter: str | None) -> bool:
-    """Invites are accepted from anyone when `allowed` is empty, else if the room id, the
-    inviter's user id or the inviter's homeserver is listed."""
-    if not allowed:
-        return True
-    server = inviter.split(":", 1)[1] if inviter and ":" in inviter else None
-    return any(entry in {room_id, inviter, server} for entry in allowed)

@@ -29,6 +29,7 @@ __all__ = [
     "Context",
     "Known",
     "QuestionRef",
+    "invite_allowed",
     "reaction_index",
     "render",
     "strip_reply_fallback",
@@ -184,6 +185,15 @@ def _from_reaction(event: ReactionEvent, room: MatrixRoom, ctx: Context, known: 
         option=ref.options[index],
         is_moderator=is_moderator(room, event.sender, ctx, known.room_creators(room.room_id)),
     )
+
+
+def invite_allowed(allowed: tuple[str, ...], room_id: str, inviter: str | None) -> bool:
+    """Invites are accepted from anyone when `allowed` is empty, else if the room id, the
+    inviter's user id or the inviter's homeserver is listed."""
+    if not allowed:
+        return True
+    server = inviter.split(":", 1)[1] if inviter and ":" in inviter else None
+    return any(entry in {room_id, inviter, server} for entry in allowed)
 
 
 def reaction_index(key: str) -> int | None:

@@ -213,6 +213,7 @@ class TelegramTransport:
         admins_are_moderators: bool = True,
         webhook: WebhookOptions | None = None,
         poll_timeout: float = 10,
+        moderators_chat: str | None = None,
     ) -> None:
         self.service = service
         self.app = application
@@ -221,6 +222,7 @@ class TelegramTransport:
         self.admins_are_moderators = admins_are_moderators
         self.webhook = webhook
         self.poll_timeout = poll_timeout
+        self.moderators_chat = moderators_chat
         self.state = "connecting"
         self._admins: dict[int, tuple[float, frozenset[int]]] = {}
         self._last_update = int(self._get(_LAST_UPDATE) or 0)
@@ -246,7 +248,13 @@ class TelegramTransport:
             moderators=settings.telegram_moderators,
             admins_are_moderators=settings.telegram_admins_are_moderators,
             webhook=webhook,
+            moderators_chat=settings.telegram_moderators_chat,
         )
+
+    async def notify_moderators(self, text: str) -> None:
+        """Report to the moderators' chat, if one is configured (e.g. a failed reload)."""
+        if self.moderators_chat and self.state == "connected":
+            await self._send(int(self.moderators_chat), html.escape(text, quote=False)[:MAX_TEXT], None, None, None)
 
     # ---------------------------------------------------------------- lifecycle
     async def run(self, stop: asyncio.Event) -> None:

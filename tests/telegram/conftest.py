@@ -9,9 +9,12 @@ import pytest
 
 from pplbot.core.bot import Bot
 from pplbot.core.knowledge import KnowledgeBase
+from pplbot.moderation.commands import Moderation
+from pplbot.moderation.live import LiveKnowledge
 from pplbot.service import Service
 from pplbot.store import SqliteStore
 from pplbot.transports.telegram import TelegramTransport, WebhookOptions, build_application
+from tests.conftest import KNOWLEDGE
 from tests.fakes.telegram_api import FakeBotApi
 
 
@@ -37,7 +40,8 @@ async def start_bot(
     moderators: tuple[str, ...] = (),
 ) -> Running:
     store = SqliteStore(db)
-    service = Service(Bot(kb), store)
+    live = LiveKnowledge(KNOWLEDGE)  # read-only commands only in these tests
+    service = Service(Bot(kb), store, Moderation(live, store))
     app = build_application(fake.token, fake.base_url, group_max_rate=1000, overall_max_rate=1000)
     transport = TelegramTransport(service, app, store, webhook=webhook, poll_timeout=1, moderators=moderators)
     stop = asyncio.Event()

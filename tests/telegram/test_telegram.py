@@ -266,3 +266,26 @@ async def test_webhook_refuses_a_wrong_secret(fake: FakeBotApi, kb: KnowledgeBas
     finally:
         await bot.close()
         bot.store.close()
+
+
+async def test_moderator_commands_configured_ids_and_chat_admins(
+    fake: FakeBotApi, kb: KnowledgeBase, tmp_path: Path
+) -> None:
+    bot = await start_bot(fake, kb, tmp_path / "db.sqlite3", moderators=(str(ALICE),))
+    try:
+        fake.add_chat(GROUP, "supergroup", title="PPL commons")
+        fake.set_admins(GROUP, [BOB])
+        mark = fake.mark()
+        fake.send_text(ALICE, ALICE, "/kb show lic-authors")  # a configured moderator, privately
+        (call,) = await said(fake, ALICE, mark)
+        assert "lic-authors" in text_of(call) and "Questions:" in text_of(call)
+        fake.send_text(GROUP, 3003, "/kb stats")  # an ordinary member
+        (refusal,) = await said(fake, GROUP, mark)
+        assert "only moderators" in text_of(refusal)
+        fake.send_text(GROUP, BOB, f"/kb@{fake.username} stats")  # a chat administrator
+        calls = await said(fake, GROUP, mark, 2)
+        assert "Knowledge base version" in text_of(calls[1])
+        assert fake.calls_to("getChatAdministrators")
+    finally:
+        await bot.close()
+        bot.store.close()
