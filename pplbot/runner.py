@@ -92,8 +92,13 @@ def run(settings: Settings) -> int:
         notify = getattr(transport, "notify_moderators", None)
         if notify is not None:
             live.notifiers.append(notify)
+    extra: list[Callable[[asyncio.Event], Coroutine[object, object, None]]] = [live.watch]
+    if settings.http_listen:
+        from pplbot.health import HealthServer
+
+        extra.append(HealthServer(settings.http_listen, service, live, transports).run)
     try:
-        asyncio.run(_main(transports, [live.watch]))
+        asyncio.run(_main(transports, extra))
     finally:
         store.close()
         logger.info("stopped; state saved in %s", settings.database)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
+import time
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
@@ -19,6 +20,7 @@ from pplbot.core.knowledge import KnowledgeBase
 from pplbot.core.messages import Incoming, Reply, ReplyKind
 from pplbot.core.sessions import Session, SessionKey
 from pplbot.errors import StoreError
+from pplbot.metrics import Metrics
 from pplbot.store.base import Store, StoredEvent
 
 if TYPE_CHECKING:
@@ -36,6 +38,7 @@ class Service:
         self.bot = bot
         self.store = store
         self.moderation = moderation
+        self.metrics = Metrics()
         self._salt: str | None = None
 
     def set_knowledge(self, kb: KnowledgeBase) -> None:
@@ -55,11 +58,19 @@ class Service:
         return hashlib.sha256(f"{self._salt}:{network}:{user}".encode()).hexdigest()[:16]
 
     def handle(self, incoming: Incoming) -> list[Reply]:
+        started = time.perf_counter()
+        replies, events = self._handle(incoming)
+        self.metrics.observe(incoming.network, len(replies), events, time.perf_counter() - started)
+        return replies
+
+    def _handle(self, incoming: Incoming) -> tuple[list[Reply], list[tuple[str, str]]]:
         command = parse_command(incoming.text)
         if command is not None and command.name == "kb":
             if self.moderation is None:
-                return [Reply("Moderator commands are not enabled here.", ReplyKind.INFO, reply_to=incoming.message_id)]
-            return self.moderation.handle(incoming, command.args)
+                return [
+                    Reply("Moderator commands are not enabled here.", ReplyKind.INFO, reply_to=incoming.message_id)
+                ], []
+            return self.moderation.handle(incoming, command.args), []
         key = SessionKey.of(incoming)
         store_ok = True
         try:
@@ -88,7 +99,7 @@ class Service:
         replies = list(turn.replies)
         if not store_ok and _involves_quiz(replies):
             replies.append(Reply(_STORE_DOWN, ReplyKind.ERROR, reply_to=incoming.message_id))
-        return replies
+        return replies, [(e.kind, e.detail) for e in turn.events]
 
     def session(self, key: SessionKey) -> Session | None:
         try:
