@@ -50,6 +50,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("matrix_access_token", "secret", None, "Access token for the Matrix login (instead of a password)."),
     Setting("matrix_moderators", "list", (), "Matrix user ids allowed to use moderator commands, comma-separated."),
     Setting(
+        "matrix_moderators_room", "str", None, "Room id where moderators get reports (e.g. a failed knowledge reload)."
+    ),
+    Setting(
         "matrix_power_level_moderators", "bool", True, "Also treat room members with power level >= 50 as moderators."
     ),
     Setting("matrix_command_prefix", "str", "!ppl", "Prefix that addresses the bot in Matrix group rooms."),

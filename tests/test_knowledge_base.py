@@ -61,7 +61,7 @@ def test_quotes_of_the_licence_are_verbatim(kb: KnowledgeBase) -> None:
     dossier_path = ROOT.parent / "shared" / "reference" / "ppl-dossier.md"
     if not dossier_path.exists():
         pytest.skip("the shared dossier is not next to the repository")
-    squash = lambda t: re.sub(r"[\s“”\"'’‘…]+", " ", t).lower()  # noqa: E731
+    squash = lambda t: re.sub(r"[\s“”\"'’‘…]+", " ", t).lower()
     dossier = squash(dossier_path.read_text(encoding="utf-8"))
     bad = []
     for e in kb.entries:

@@ -48,6 +48,7 @@ from pplbot.core.sessions import SessionKey
 from pplbot.errors import StoreError
 from pplbot.service import Service
 from pplbot.store.sqlite import SqliteStore
+from pplbot.transports.markup import to_html
 from pplbot.transports.matrix_events import (
     KEYCAPS,
     LEAVE,
@@ -251,6 +252,9 @@ class MatrixTransport:
         waiter = asyncio.ensure_future(self._stop.wait())
         try:
             await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+        except BaseException:  # we were cancelled: take the request down with us
+            task.cancel()
+            raise
         finally:
             waiter.cancel()
         if task.done():
@@ -554,6 +558,18 @@ class MatrixTransport:
                 for keycap in KEYCAPS[: len(values)]:
                     relates = {"rel_type": "m.annotation", "event_id": event_id, "key": keycap}
                     await self._send(room.room_id, "m.reaction", {"m.relates_to": relates})
+
+    async def notify_moderators(self, text: str) -> None:
+        """Report to the moderators' room, if one is configured (e.g. a failed knowledge reload)."""
+        room = self.settings.matrix_moderators_room
+        if room and self.client is not None and self.state == "connected":
+            content = {
+                "msgtype": "m.notice",
+                "body": text,
+                "format": "org.matrix.custom.html",
+                "formatted_body": to_html(text),
+            }
+            await self._send(room, "m.room.message", content)
 
     async def _send(self, room_id: str, event_type: str, content: dict[str, Any]) -> str | None:
         """room_send with retries: 3 attempts with backoff; 429s wait retry_after_ms and don't count."""

@@ -31,36 +31,94 @@ JsonDict = dict[str, Any]
 Handler = Callable[[JsonDict], Awaitable[Any]]
 
 MAX_TEXT = 4096
-_JSON_FIELDS = frozenset({
-    "reply_markup", "entities", "caption_entities", "commands", "scope", "allowed_updates",
-    "link_preview_options", "reply_parameters", "media", "results", "permissions",
-})
-_INT_FIELDS = frozenset({
-    "chat_id", "message_id", "user_id", "offset", "limit", "timeout", "message_thread_id",
-    "reply_to_message_id", "cache_time", "max_connections", "from_chat_id",
-})
-_BOOL_FIELDS = frozenset({
-    "disable_notification", "protect_content", "drop_pending_updates", "show_alert",
-    "allow_sending_without_reply", "disable_web_page_preview",
-})
+_JSON_FIELDS = frozenset(
+    {
+        "reply_markup",
+        "entities",
+        "caption_entities",
+        "commands",
+        "scope",
+        "allowed_updates",
+        "link_preview_options",
+        "reply_parameters",
+        "media",
+        "results",
+        "permissions",
+    }
+)
+_INT_FIELDS = frozenset(
+    {
+        "chat_id",
+        "message_id",
+        "user_id",
+        "offset",
+        "limit",
+        "timeout",
+        "message_thread_id",
+        "reply_to_message_id",
+        "cache_time",
+        "max_connections",
+        "from_chat_id",
+    }
+)
+_BOOL_FIELDS = frozenset(
+    {
+        "disable_notification",
+        "protect_content",
+        "drop_pending_updates",
+        "show_alert",
+        "allow_sending_without_reply",
+        "disable_web_page_preview",
+    }
+)
 _DEFAULT_UPDATES_OFF = frozenset({"chat_member", "message_reaction", "message_reaction_count"})
-_CHAT_ACTIONS = frozenset({
-    "typing", "upload_photo", "record_video", "upload_video", "record_voice", "upload_voice",
-    "upload_document", "choose_sticker", "find_location", "record_video_note", "upload_video_note",
-})
+_CHAT_ACTIONS = frozenset(
+    {
+        "typing",
+        "upload_photo",
+        "record_video",
+        "upload_video",
+        "record_voice",
+        "upload_voice",
+        "upload_document",
+        "choose_sticker",
+        "find_location",
+        "record_video_note",
+        "upload_video_note",
+    }
+)
 _BUTTON_ACTIONS = (
-    "url", "callback_data", "web_app", "login_url", "switch_inline_query",
-    "switch_inline_query_current_chat", "switch_inline_query_chosen_chat", "copy_text",
-    "callback_game", "pay",
+    "url",
+    "callback_data",
+    "web_app",
+    "login_url",
+    "switch_inline_query",
+    "switch_inline_query_current_chat",
+    "switch_inline_query_chosen_chat",
+    "copy_text",
+    "callback_game",
+    "pay",
 )
 _DEFAULT_DESCRIPTIONS = {
-    400: "Bad Request", 403: "Forbidden: bot was blocked by the user", 404: "Not Found",
-    409: "Conflict", 500: "Internal Server Error", 502: "Bad Gateway",
+    400: "Bad Request",
+    403: "Forbidden: bot was blocked by the user",
+    404: "Not Found",
+    409: "Conflict",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
 }
 _ADMIN_RIGHTS = (
-    "can_manage_chat", "can_delete_messages", "can_manage_video_chats", "can_restrict_members",
-    "can_promote_members", "can_change_info", "can_invite_users", "can_post_stories",
-    "can_edit_stories", "can_delete_stories", "can_pin_messages",
+    "can_manage_chat",
+    "can_delete_messages",
+    "can_manage_video_chats",
+    "can_restrict_members",
+    "can_promote_members",
+    "can_change_info",
+    "can_invite_users",
+    "can_post_stories",
+    "can_edit_stories",
+    "can_delete_stories",
+    "can_pin_messages",
 )
 
 
@@ -106,9 +164,19 @@ _ATTR_RE = re.compile(r"([a-zA-Z][a-zA-Z0-9-]*)(?:\s*=\s*(?:\"([^\"]*)\"|'([^']*
 _ENTITY_RE = re.compile(r"&(?:(lt|gt|amp|quot)|#([0-9]{1,7})|#[xX]([0-9a-fA-F]{1,6}));")
 _NAMED = {"lt": "<", "gt": ">", "amp": "&", "quot": '"'}
 _SIMPLE_TAGS = {
-    "b": "bold", "strong": "bold", "i": "italic", "em": "italic", "u": "underline",
-    "ins": "underline", "s": "strikethrough", "strike": "strikethrough", "del": "strikethrough",
-    "tg-spoiler": "spoiler", "span": "spoiler", "code": "code", "pre": "pre",
+    "b": "bold",
+    "strong": "bold",
+    "i": "italic",
+    "em": "italic",
+    "u": "underline",
+    "ins": "underline",
+    "s": "strikethrough",
+    "strike": "strikethrough",
+    "del": "strikethrough",
+    "tg-spoiler": "spoiler",
+    "span": "spoiler",
+    "code": "code",
+    "pre": "pre",
 }
 _ALLOWED_TAGS = frozenset(_SIMPLE_TAGS) | {"a", "blockquote", "tg-emoji"}
 
@@ -182,7 +250,7 @@ def parse_html(text: str) -> tuple[str, list[JsonDict]]:
         out.append(piece)
         length += utf16_len(piece)
     if stack:
-        raise _bad(f'can\'t parse entities: Can\'t find end tag corresponding to start tag "{stack[-1][0]}"')
+        raise _bad(f"can't parse entities: Can't find end tag corresponding to start tag \"{stack[-1][0]}\"")
     entities.sort(key=lambda e: (e["offset"], -e["length"]))
     return "".join(out), entities
 
@@ -201,7 +269,7 @@ def _entity_for(
     if tag == "code" and stack and stack[-1][0] == "pre":
         language = attrs.get("class", "")
         if language.startswith("language-"):
-            stack[-1][1]["language"] = language[len("language-"):]
+            stack[-1][1]["language"] = language[len("language-") :]
             return None
     if tag == "pre" and attrs.get("language"):
         return {"type": "pre", **entity, "language": attrs["language"]}
@@ -222,8 +290,7 @@ class FakeBotApi:
     ) -> None:
         self.token = token
         self.bot_id = int(token.split(":", 1)[0])
-        self.bot_user: JsonDict = {"id": self.bot_id, "is_bot": True, "first_name": first_name,
-                                   "username": username}
+        self.bot_user: JsonDict = {"id": self.bot_id, "is_bot": True, "first_name": first_name, "username": username}
         self.strict_chats = strict_chats  # unknown chat ids → "chat not found" instead of auto-create
         self.calls: list[Call] = []
         self.webhook: JsonDict | None = None
@@ -248,16 +315,24 @@ class FakeBotApi:
         self._runner: web.AppRunner | None = None
         self._port = 0
         handlers: dict[str, Handler] = {
-            "getMe": self._get_me, "getUpdates": self._get_updates,
-            "setWebhook": self._set_webhook, "deleteWebhook": self._delete_webhook,
-            "getWebhookInfo": self._get_webhook_info, "setMyCommands": self._set_my_commands,
-            "getMyCommands": self._get_my_commands, "deleteMyCommands": self._delete_my_commands,
-            "sendMessage": self._send_message, "editMessageText": self._edit_message_text,
+            "getMe": self._get_me,
+            "getUpdates": self._get_updates,
+            "setWebhook": self._set_webhook,
+            "deleteWebhook": self._delete_webhook,
+            "getWebhookInfo": self._get_webhook_info,
+            "setMyCommands": self._set_my_commands,
+            "getMyCommands": self._get_my_commands,
+            "deleteMyCommands": self._delete_my_commands,
+            "sendMessage": self._send_message,
+            "editMessageText": self._edit_message_text,
             "editMessageReplyMarkup": self._edit_message_reply_markup,
-            "answerCallbackQuery": self._answer_callback_query, "getChat": self._get_chat,
+            "answerCallbackQuery": self._answer_callback_query,
+            "getChat": self._get_chat,
             "getChatAdministrators": self._get_chat_administrators,
-            "getChatMember": self._get_chat_member, "deleteMessage": self._delete_message,
-            "sendChatAction": self._send_chat_action, "leaveChat": self._leave_chat,
+            "getChatMember": self._get_chat_member,
+            "deleteMessage": self._delete_message,
+            "sendChatAction": self._send_chat_action,
+            "leaveChat": self._leave_chat,
         }
         self._methods = {name.lower(): (name, fn) for name, fn in handlers.items()}
 
@@ -301,12 +376,12 @@ class FakeBotApi:
     # ------------------------------------------------------------ HTTP plumbing
     async def _handle(self, request: web.Request) -> web.Response:
         if request.match_info["token"] != self.token:
-            return web.json_response(
-                {"ok": False, "error_code": 401, "description": "Unauthorized"}, status=401)
+            return web.json_response({"ok": False, "error_code": 401, "description": "Unauthorized"}, status=401)
         entry = self._methods.get(request.match_info["method"].lower())
         if entry is None:
             return web.json_response(
-                {"ok": False, "error_code": 404, "description": "Not Found: method not found"}, status=404)
+                {"ok": False, "error_code": 404, "description": "Not Found: method not found"}, status=404
+            )
         name, handler = entry
         call = Call(name, {}, time.monotonic())
         self.calls.append(call)
@@ -365,47 +440,78 @@ class FakeBotApi:
         return [c for c in self.calls if c.method.lower() == method.lower()]
 
     def sent_messages(self, chat_id: int | None = None) -> list[JsonDict]:
-        return [c.result for c in self.calls if c.method == "sendMessage" and c.ok
-                and (chat_id is None or c.result["chat"]["id"] == chat_id)]
+        return [
+            c.result
+            for c in self.calls
+            if c.method == "sendMessage" and c.ok and (chat_id is None or c.result["chat"]["id"] == chat_id)
+        ]
 
-    async def wait_for(self, method: str, predicate: Callable[[Call], bool] | None = None,
-                       timeout: float = 5.0, *, after: int = 0) -> Call:  # noqa: ASYNC109 (test helper API)
+    async def wait_for(
+        self, method: str, predicate: Callable[[Call], bool] | None = None, timeout: float = 5.0, *, after: int = 0
+    ) -> Call:
         return (await self.wait_for_count(method, 1, predicate, timeout, after=after))[0]
 
-    async def wait_for_count(self, method: str, count: int, predicate: Callable[[Call], bool] | None = None,
-                             timeout: float = 5.0, *, after: int = 0) -> list[Call]:  # noqa: ASYNC109
+    async def wait_for_count(
+        self,
+        method: str,
+        count: int,
+        predicate: Callable[[Call], bool] | None = None,
+        timeout: float = 5.0,
+        *,
+        after: int = 0,
+    ) -> list[Call]:
         """Wait until ``count`` calls of ``method`` (matching ``predicate``) from index ``after`` on exist."""
         deadline = asyncio.get_running_loop().time() + timeout
         while True:
-            found = [c for c in self.calls[after:] if c.method.lower() == method.lower()
-                     and c.status is not None and (predicate is None or predicate(c))]
+            found = [
+                c
+                for c in self.calls[after:]
+                if c.method.lower() == method.lower() and c.status is not None and (predicate is None or predicate(c))
+            ]
             if len(found) >= count:
                 return found[:count]
             remaining = deadline - asyncio.get_running_loop().time()
             if remaining <= 0:
                 seen = [f"{c.method}:{c.status}" for c in self.calls[after:]]
-                raise AssertionError(
-                    f"timed out waiting for {count}x {method}; got {len(found)}; calls: {seen}")
+                raise AssertionError(f"timed out waiting for {count}x {method}; got {len(found)}; calls: {seen}")
             await self._wait_change(remaining)
 
     # ------------------------------------------------------------ configuration / faults
-    def fail_next(self, method: str, status: int, description: str | None = None, *,
-                  retry_after: int | None = None, count: int = 1, parameters: JsonDict | None = None) -> None:
+    def fail_next(
+        self,
+        method: str,
+        status: int,
+        description: str | None = None,
+        *,
+        retry_after: int | None = None,
+        count: int = 1,
+        parameters: JsonDict | None = None,
+    ) -> None:
         """Make the next ``count`` calls of ``method`` fail with ``status``."""
         entry = self._methods.get(method.lower())
         if entry is None:
             raise ValueError(f"unknown method {method!r}")
         if description is None:
-            description = (f"Too Many Requests: retry after {retry_after or 1}" if status == 429
-                           else _DEFAULT_DESCRIPTIONS.get(status, f"Error {status}"))
+            description = (
+                f"Too Many Requests: retry after {retry_after or 1}"
+                if status == 429
+                else _DEFAULT_DESCRIPTIONS.get(status, f"Error {status}")
+            )
         params = dict(parameters or {})
         if retry_after is not None:
             params["retry_after"] = retry_after
         self._faults[entry[0]].extend(ApiError(status, description, params or None) for _ in range(count))
 
-    def add_chat(self, chat_id: int, chat_type: str | None = None, *, title: str | None = None,
-                 username: str | None = None, first_name: str | None = None,
-                 is_forum: bool = False) -> JsonDict:
+    def add_chat(
+        self,
+        chat_id: int,
+        chat_type: str | None = None,
+        *,
+        title: str | None = None,
+        username: str | None = None,
+        first_name: str | None = None,
+        is_forum: bool = False,
+    ) -> JsonDict:
         """Register (or replace) a chat; ``chat_type`` defaults to private for ids > 0 else supergroup."""
         ctype = chat_type or ("private" if chat_id > 0 else "supergroup")
         chat: JsonDict = {"id": chat_id, "type": ctype}
@@ -420,16 +526,21 @@ class FakeBotApi:
         self._chats[chat_id] = chat
         return chat
 
-    def set_admins(self, chat_id: int, admins: Iterable[int | Mapping[str, Any]], *,
-                   owner: int | None = None, **rights: bool) -> None:
+    def set_admins(
+        self, chat_id: int, admins: Iterable[int | Mapping[str, Any]], *, owner: int | None = None, **rights: bool
+    ) -> None:
         """Configure getChatAdministrators; ints become full ChatMemberAdministrator objects."""
         members: list[JsonDict] = []
         if owner is not None:
             members.append({"status": "creator", "user": self._known_user(owner), "is_anonymous": False})
         for admin in admins:
             if isinstance(admin, int):
-                member: JsonDict = {"status": "administrator", "user": self._known_user(admin),
-                                    "can_be_edited": False, "is_anonymous": False}
+                member: JsonDict = {
+                    "status": "administrator",
+                    "user": self._known_user(admin),
+                    "can_be_edited": False,
+                    "is_anonymous": False,
+                }
                 member.update({right: rights.get(right, True) for right in _ADMIN_RIGHTS})
                 members.append(member)
             else:
@@ -464,21 +575,37 @@ class FakeBotApi:
         self._notify()
         return upd
 
-    def send_text(self, chat_id: int, user_id: int, text: str, *, chat_type: str | None = None,
-                  first_name: str = "Alice", username: str | None = None, is_bot: bool = False,
-                  message_thread_id: int | None = None, reply_to_message: Mapping[str, Any] | None = None,
-                  entities: list[JsonDict] | None = None, title: str | None = None) -> JsonDict:
+    def send_text(
+        self,
+        chat_id: int,
+        user_id: int,
+        text: str,
+        *,
+        chat_type: str | None = None,
+        first_name: str = "Alice",
+        username: str | None = None,
+        is_bot: bool = False,
+        message_thread_id: int | None = None,
+        reply_to_message: Mapping[str, Any] | None = None,
+        entities: list[JsonDict] | None = None,
+        title: str | None = None,
+    ) -> JsonDict:
         """Inject a text message from a user; adds bot_command/mention entities automatically."""
         user = self._make_user(user_id, first_name, username, is_bot)
         chat = self._chats.get(chat_id)
         if chat is None or (chat_type is not None and chat["type"] != chat_type):
             ctype = chat_type or ("private" if chat_id > 0 else "supergroup")
-            chat = self.add_chat(chat_id, ctype, title=title, first_name=first_name,
-                                 username=username if ctype == "private" else None)
+            chat = self.add_chat(
+                chat_id, ctype, title=title, first_name=first_name, username=username if ctype == "private" else None
+            )
         if message_thread_id is not None and chat["type"] == "supergroup" and not chat.get("is_forum"):
             chat = self._chats[chat_id] = {**chat, "is_forum": True}
-        msg: JsonDict = {"message_id": self._last_message_id[chat_id] + 1, "from": user, "chat": chat,
-                         "date": int(time.time())}
+        msg: JsonDict = {
+            "message_id": self._last_message_id[chat_id] + 1,
+            "from": user,
+            "chat": chat,
+            "date": int(time.time()),
+        }
         if message_thread_id is not None:
             msg.update(message_thread_id=message_thread_id, is_topic_message=True)
         if reply_to_message is not None:
@@ -489,8 +616,17 @@ class FakeBotApi:
             msg["entities"] = ents
         return self.add_update({"message": msg})
 
-    def press_button(self, chat_id: int, user_id: int, message: Mapping[str, Any] | int, data: str, *,
-                     first_name: str = "Alice", username: str | None = None, check: bool = True) -> JsonDict:
+    def press_button(
+        self,
+        chat_id: int,
+        user_id: int,
+        message: Mapping[str, Any] | int,
+        data: str,
+        *,
+        first_name: str = "Alice",
+        username: str | None = None,
+        check: bool = True,
+    ) -> JsonDict:
         """Inject a callback_query for an inline button of ``message`` (the bot's Message or its id)."""
         mid = message if isinstance(message, int) else int(message["message_id"])
         current = self._messages.get((chat_id, mid))
@@ -505,12 +641,16 @@ class FakeBotApi:
         query_id = str(self._next_query)
         self._next_query += 1
         self._open_queries.add(query_id)
-        query = {"id": query_id, "from": self._make_user(user_id, first_name, username, False),
-                 "chat_instance": str(-abs(chat_id) - 1_000_000), "message": current, "data": data}
+        query = {
+            "id": query_id,
+            "from": self._make_user(user_id, first_name, username, False),
+            "chat_instance": str(-abs(chat_id) - 1_000_000),
+            "message": current,
+            "data": data,
+        }
         return self.add_update({"callback_query": query})
 
-    async def post_update_to(self, url: str, update: Mapping[str, Any],
-                             secret_token: str | None = None) -> int:
+    async def post_update_to(self, url: str, update: Mapping[str, Any], secret_token: str | None = None) -> int:
         """POST an update to a bot's webhook like Telegram does; returns the HTTP status.
 
         A queued update (from send_text/press_button) is removed from the getUpdates queue.
@@ -563,9 +703,13 @@ class FakeBotApi:
         if chat is None:
             raise _bad("chat not found")
         if sending and chat["id"] in self._gone:
-            raise ApiError(403, {"private": "Forbidden: bot was blocked by the user",
-                                 "group": "Forbidden: bot was kicked from the group chat"}.get(
-                chat["type"], f"Forbidden: bot is not a member of the {chat['type']} chat"))
+            raise ApiError(
+                403,
+                {
+                    "private": "Forbidden: bot was blocked by the user",
+                    "group": "Forbidden: bot was kicked from the group chat",
+                }.get(chat["type"], f"Forbidden: bot is not a member of the {chat['type']} chat"),
+            )
         return chat
 
     def _stored(self, p: JsonDict, missing: str) -> JsonDict:
@@ -591,13 +735,22 @@ class FakeBotApi:
 
     # ------------------------------------------------------------ API methods
     async def _get_me(self, p: JsonDict) -> JsonDict:
-        return {**self.bot_user, "can_join_groups": True, "can_read_all_group_messages": False,
-                "supports_inline_queries": False, "can_connect_to_business": False, "has_main_web_app": False}
+        return {
+            **self.bot_user,
+            "can_join_groups": True,
+            "can_read_all_group_messages": False,
+            "supports_inline_queries": False,
+            "can_connect_to_business": False,
+            "has_main_web_app": False,
+        }
 
     async def _get_updates(self, p: JsonDict) -> list[JsonDict]:
         if self.webhook is not None:
-            raise ApiError(409, "Conflict: can't use getUpdates method while webhook is active; "
-                                "use deleteWebhook to delete the webhook first")
+            raise ApiError(
+                409,
+                "Conflict: can't use getUpdates method while webhook is active; "
+                "use deleteWebhook to delete the webhook first",
+            )
         self._poll_generation += 1
         generation = self._poll_generation
         self._notify()  # a newer getUpdates terminates an older pending one, like Telegram
@@ -613,8 +766,10 @@ class FakeBotApi:
         deadline = asyncio.get_running_loop().time() + min(float(p.get("timeout") or 0), 60.0)
         while True:
             if generation != self._poll_generation:
-                raise ApiError(409, "Conflict: terminated by other getUpdates request; "
-                                    "make sure that only one bot instance is running")
+                raise ApiError(
+                    409,
+                    "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running",
+                )
             batch = [u for u in self._updates if self._is_allowed(u)][:limit]
             remaining = deadline - asyncio.get_running_loop().time()
             if batch or self._closing or remaining <= 0:
@@ -638,8 +793,12 @@ class FakeBotApi:
             raise _bad("secret token contains unallowed characters")
         if p.get("drop_pending_updates"):
             self._updates.clear()
-        self.webhook = {"url": url, "secret_token": secret, "allowed_updates": p.get("allowed_updates"),
-                        "max_connections": int(p.get("max_connections") or 40)}
+        self.webhook = {
+            "url": url,
+            "secret_token": secret,
+            "allowed_updates": p.get("allowed_updates"),
+            "max_connections": int(p.get("max_connections") or 40),
+        }
         self._notify()
         return True
 
@@ -650,8 +809,7 @@ class FakeBotApi:
         return True
 
     async def _get_webhook_info(self, p: JsonDict) -> JsonDict:
-        info: JsonDict = {"url": "", "has_custom_certificate": False,
-                          "pending_update_count": len(self._updates)}
+        info: JsonDict = {"url": "", "has_custom_certificate": False, "pending_update_count": len(self._updates)}
         if self.webhook is not None:
             info.update(url=self.webhook["url"], max_connections=self.webhook["max_connections"])
             if self.webhook["allowed_updates"] is not None:
@@ -684,8 +842,12 @@ class FakeBotApi:
         text, entities = _message_text(p)
         markup = _inline_markup(p.get("reply_markup"))
         reply = self._reply_target(chat["id"], p)
-        msg: JsonDict = {"message_id": self._last_message_id[chat["id"]] + 1, "from": self.bot_user,
-                         "chat": chat, "date": int(time.time())}
+        msg: JsonDict = {
+            "message_id": self._last_message_id[chat["id"]] + 1,
+            "from": self.bot_user,
+            "chat": chat,
+            "date": int(time.time()),
+        }
         if p.get("message_thread_id") is not None:
             msg["message_thread_id"] = p["message_thread_id"]
             if chat.get("is_forum"):
@@ -743,8 +905,10 @@ class FakeBotApi:
 
     def _replace(self, old: JsonDict, new: JsonDict) -> JsonDict:
         if {k: v for k, v in old.items() if k != "edit_date"} == new:
-            raise _bad("message is not modified: specified new message content and reply markup are exactly "
-                       "the same as a current content and reply markup of the message")
+            raise _bad(
+                "message is not modified: specified new message content and reply markup are exactly "
+                "the same as a current content and reply markup of the message"
+            )
         new["edit_date"] = int(time.time())
         self._messages[(new["chat"]["id"], new["message_id"])] = new
         return new
@@ -760,8 +924,9 @@ class FakeBotApi:
 
     async def _get_chat(self, p: JsonDict) -> JsonDict:
         chat = self._chat(p)
-        gifts = dict.fromkeys(("unlimited_gifts", "limited_gifts", "unique_gifts", "premium_subscription",
-                               "gifts_from_channels"), False)
+        gifts = dict.fromkeys(
+            ("unlimited_gifts", "limited_gifts", "unique_gifts", "premium_subscription", "gifts_from_channels"), False
+        )
         return {**chat, "accent_color_id": 0, "max_reaction_count": 11, "accepted_gift_types": gifts}
 
     async def _get_chat_administrators(self, p: JsonDict) -> list[JsonDict]:
@@ -871,8 +1036,7 @@ def _inline_markup(markup: Any) -> JsonDict | None:
             if not button["text"]:
                 raise _bad("BUTTON_TEXT_INVALID")
             if not any(key in button for key in _BUTTON_ACTIONS):
-                raise _bad("can't parse inline keyboard button: "
-                           "Text buttons are unallowed in the inline keyboard")
+                raise _bad("can't parse inline keyboard button: Text buttons are unallowed in the inline keyboard")
             if "callback_data" in button:
                 data = button["callback_data"]
                 if not isinstance(data, str) or not 1 <= len(data.encode()) <= 64:
@@ -895,6 +1059,5 @@ def auto_entities(text: str) -> list[JsonDict]:
             command_end = token.end()
             entities.append({"type": "bot_command", "offset": 0, "length": utf16_len(token.group())})
     for m in _MENTION_RE.finditer(text, command_end):
-        entities.append({"type": "mention", "offset": utf16_len(text[:m.start()]),
-                         "length": utf16_len(m.group())})
+        entities.append({"type": "mention", "offset": utf16_len(text[: m.start()]), "length": utf16_len(m.group())})
     return entities

@@ -111,11 +111,17 @@ async def test_parameter_encodings(fake: FakeBotApi) -> None:
 
 
 async def test_send_message_html_and_keyboard(fake: FakeBotApi, bot: Bot) -> None:
-    keyboard = InlineKeyboardMarkup([[InlineKeyboardButton("Yes", callback_data="yes"),
-                                      InlineKeyboardButton("Docs", url="https://example.org")]])
+    keyboard = InlineKeyboardMarkup(
+        [[InlineKeyboardButton("Yes", callback_data="yes"), InlineKeyboardButton("Docs", url="https://example.org")]]
+    )
     user_text = 'a <b> & "c" 😀'
-    msg = await bot.send_message(42, f"<b>Hi</b> <i>{html.escape(user_text)}</i>",
-                                 parse_mode=ParseMode.HTML, reply_markup=keyboard, message_thread_id=5)
+    msg = await bot.send_message(
+        42,
+        f"<b>Hi</b> <i>{html.escape(user_text)}</i>",
+        parse_mode=ParseMode.HTML,
+        reply_markup=keyboard,
+        message_thread_id=5,
+    )
     assert msg.text == f"Hi {user_text}"
     assert msg.from_user is not None and msg.from_user.id == fake.bot_id
     assert [(e.type, e.offset, e.length) for e in msg.entities] == [("bold", 0, 2), ("italic", 3, 14)]
@@ -125,10 +131,21 @@ async def test_send_message_html_and_keyboard(fake: FakeBotApi, bot: Bot) -> Non
     assert fake.sent_messages(42) == [call.result] and fake.sent_messages(43) == []
 
 
-@pytest.mark.parametrize("text", [
-    "<div>x</div>", "a < b", "a > b", "fish & chips", "<b>bold", "<b>x</i>", "x</b>",
-    "<a>no href</a>", "<span>x</span>", "&nbsp;",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "<div>x</div>",
+        "a < b",
+        "a > b",
+        "fish & chips",
+        "<b>bold",
+        "<b>x</i>",
+        "x</b>",
+        "<a>no href</a>",
+        "<span>x</span>",
+        "&nbsp;",
+    ],
+)
 async def test_bad_html_refused(bot: Bot, text: str) -> None:
     with pytest.raises(BadRequest, match=r"(?i)can't parse entities"):
         await bot.send_message(42, text, parse_mode=ParseMode.HTML)
@@ -139,16 +156,18 @@ async def test_plain_text_is_not_validated_as_html(bot: Bot) -> None:
     assert msg.text == "a < b & <div>"
 
 
-@pytest.mark.parametrize(("text", "error"), [("", "text is empty"), ("<b> </b>", "text is empty"),
-                                             ("x" * 4097, "too long")])
+@pytest.mark.parametrize(
+    ("text", "error"), [("", "text is empty"), ("<b> </b>", "text is empty"), ("x" * 4097, "too long")]
+)
 async def test_text_limits(bot: Bot, text: str, error: str) -> None:
     with pytest.raises(BadRequest, match=rf"(?i){error}"):
         await bot.send_message(42, text, parse_mode=ParseMode.HTML)
 
 
 async def test_callback_data_limits(bot: Bot) -> None:
-    await bot.send_message(42, "ok", reply_markup=InlineKeyboardMarkup.from_button(
-        InlineKeyboardButton("x", callback_data="é" * 32)))  # 64 bytes
+    await bot.send_message(
+        42, "ok", reply_markup=InlineKeyboardMarkup.from_button(InlineKeyboardButton("x", callback_data="é" * 32))
+    )  # 64 bytes
     for data in ("é" * 33, ""):
         markup = InlineKeyboardMarkup.from_button(InlineKeyboardButton("x", callback_data=data))
         with pytest.raises(BadRequest, match=r"(?i)button_data_invalid"):
@@ -282,8 +301,17 @@ async def test_get_updates_conflicts(fake: FakeBotApi, bot: Bot) -> None:
 
 async def test_allowed_updates_filter(fake: FakeBotApi, bot: Bot) -> None:
     fake.send_text(1, 1, "text")
-    fake.add_update({"message_reaction": {"chat": {"id": 1, "type": "private"}, "message_id": 1,
-                                          "date": 0, "old_reaction": [], "new_reaction": []}})
+    fake.add_update(
+        {
+            "message_reaction": {
+                "chat": {"id": 1, "type": "private"},
+                "message_id": 1,
+                "date": 0,
+                "old_reaction": [],
+                "new_reaction": [],
+            }
+        }
+    )
     assert [u.message is not None for u in await bot.get_updates()] == [True]
     updates = await bot.get_updates(allowed_updates=["message_reaction"])
     assert [u.message_reaction is not None for u in updates] == [True]
@@ -320,20 +348,34 @@ async def test_auto_entities_and_parse_html() -> None:
         {"type": "mention", "offset": 26, "length": 8},
     ]
     assert auto_entities("mail a@b.com") == []
-    text, entities = parse_html('😀<b>x</b> <a href="https://e.org/?a=1&amp;b=2">l</a>'
-                                '<pre><code class="language-py">p</code></pre>')
+    text, entities = parse_html(
+        '😀<b>x</b> <a href="https://e.org/?a=1&amp;b=2">l</a><pre><code class="language-py">p</code></pre>'
+    )
     assert text == "😀x lp"
-    assert entities == [{"type": "bold", "offset": 2, "length": 1},
-                        {"type": "text_link", "offset": 4, "length": 1, "url": "https://e.org/?a=1&b=2"},
-                        {"type": "pre", "offset": 5, "length": 1, "language": "py"}]
+    assert entities == [
+        {"type": "bold", "offset": 2, "length": 1},
+        {"type": "text_link", "offset": 4, "length": 1, "url": "https://e.org/?a=1&b=2"},
+        {"type": "pre", "offset": 5, "length": 1, "language": "py"},
+    ]
 
 
 async def test_injected_updates_parse_in_ptb(fake: FakeBotApi, bot: Bot) -> None:
-    sent = await bot.send_message(-100, "pick", reply_markup=InlineKeyboardMarkup.from_button(
-        InlineKeyboardButton("A", callback_data="a")), message_thread_id=3)
+    sent = await bot.send_message(
+        -100,
+        "pick",
+        reply_markup=InlineKeyboardMarkup.from_button(InlineKeyboardButton("A", callback_data="a")),
+        message_thread_id=3,
+    )
     raw_updates = [
-        fake.send_text(-100, 7, "/help@pplbot_test_bot", chat_type="supergroup", message_thread_id=3,
-                       username="bob", reply_to_message=sent.to_dict()),
+        fake.send_text(
+            -100,
+            7,
+            "/help@pplbot_test_bot",
+            chat_type="supergroup",
+            message_thread_id=3,
+            username="bob",
+            reply_to_message=sent.to_dict(),
+        ),
         fake.press_button(-100, 7, sent.to_dict(), "a"),
     ]
     with pytest.raises(ValueError, match="no button"):
@@ -353,9 +395,11 @@ async def test_injected_updates_parse_in_ptb(fake: FakeBotApi, bot: Bot) -> None
 # ---------------------------------------------------------------- full Application
 async def test_application_polling_round_trip(fake: FakeBotApi) -> None:
     app: Application[Any, Any, Any, Any, Any, Any] = (
-        ApplicationBuilder().token(fake.token).base_url(fake.base_url).build())
-    keyboard = InlineKeyboardMarkup([[InlineKeyboardButton("Yes", callback_data="yes"),
-                                      InlineKeyboardButton("No", callback_data="no")]])
+        ApplicationBuilder().token(fake.token).base_url(fake.base_url).build()
+    )
+    keyboard = InlineKeyboardMarkup(
+        [[InlineKeyboardButton("Yes", callback_data="yes"), InlineKeyboardButton("No", callback_data="no")]]
+    )
 
     async def on_start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         assert update.effective_message is not None
@@ -409,7 +453,8 @@ async def test_application_polling_round_trip(fake: FakeBotApi) -> None:
 async def test_polling_survives_get_updates_429(fake: FakeBotApi, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PTB_TIMEDELTA", "true")  # see test_retry_after
     app: Application[Any, Any, Any, Any, Any, Any] = (
-        ApplicationBuilder().token(fake.token).base_url(fake.base_url).build())
+        ApplicationBuilder().token(fake.token).base_url(fake.base_url).build()
+    )
 
     async def pong(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         assert update.message is not None
