@@ -70,7 +70,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"pplbot: configuration error: {exc}", file=sys.stderr)
         return 2
-    setup_logging(settings.log_level, settings.log_format)
+    secrets = [
+        settings.telegram_token,
+        settings.matrix_password,
+        settings.matrix_access_token,
+        settings.telegram_webhook_secret,
+    ]
+    setup_logging(settings.log_level, settings.log_format, [s for s in secrets if s])
     try:
         if command == "check":
             return _check(args.directory or settings.knowledge_dir)

@@ -6,7 +6,7 @@ import json
 import logging
 from datetime import UTC, datetime
 
-__all__ = ["JsonFormatter", "setup_logging"]
+__all__ = ["JsonFormatter", "SecretFilter", "setup_logging"]
 
 
 class JsonFormatter(logging.Formatter):
@@ -22,8 +22,28 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(data, ensure_ascii=False)
 
 
-def setup_logging(level: str = "INFO", fmt: str = "text") -> None:
+class SecretFilter(logging.Filter):
+    """Masks secret values (tokens, passwords) wherever they appear in a record, e.g. in the URLs
+    that HTTP libraries log at DEBUG level."""
+
+    def __init__(self, secrets: list[str]) -> None:
+        super().__init__()
+        self.secrets = [s for s in secrets if s and len(s) >= 6]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.secrets:
+            message = record.getMessage()
+            masked = message
+            for secret in self.secrets:
+                masked = masked.replace(secret, "********")
+            if masked != message:
+                record.msg, record.args = masked, None
+        return True
+
+
+def setup_logging(level: str = "INFO", fmt: str = "text", secrets: list[str] | None = None) -> None:
     handler = logging.StreamHandler()
+    handler.addFilter(SecretFilter(secrets or []))
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
     else:

@@ -24,6 +24,7 @@ from pplbot.core.sessions import QuizState, Session
 __all__ = ["Bot", "BotOptions", "Event", "Turn"]
 
 QUIZ_ENTRY = "questionnaire"
+OFF_TOPIC = "off-topic"  # entries with this tag describe what the bot does not answer
 MAX_TEXT = 4000
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
 _GREET = frozenset(
@@ -247,6 +248,9 @@ class Bot:
     def _ask(self, session: Session, incoming: Incoming, text: str) -> Turn:
         match = self.matcher.match(text)
         best = match.best
+        if best is not None and OFF_TOPIC in best.entry.tags and match.kind is not MatchKind.NONE:
+            reply = Reply(best.entry.answer, ReplyKind.FALLBACK, reply_to=incoming.message_id, score=best.score)
+            return Turn(session, (reply,), (Event("fallback"),))
         if match.kind is MatchKind.ANSWER and best is not None:
             if best.entry.id == QUIZ_ENTRY:
                 return self._offer_quiz(session, incoming)
@@ -281,8 +285,14 @@ class Bot:
         return Turn(session, (reply,))
 
     def _suggest(self, session: Session, incoming: Incoming, match: Match, text: str) -> Turn:
+        candidates = [c for c in match.candidates if OFF_TOPIC not in c.entry.tags]
+        if not candidates:
+            reply = Reply(
+                texts.FALLBACK, ReplyKind.FALLBACK, reply_to=incoming.message_id, score=match.candidates[0].score
+            )
+            return Turn(session, (reply,), (Event("fallback"), Event("unanswered", text)))
         options = []
-        for candidate in match.candidates:
+        for candidate in candidates:
             if candidate.entry.id == QUIZ_ENTRY:
                 options.append(Option("Check whether my use is permitted (questionnaire)", "/quiz"))
             else:
@@ -292,8 +302,8 @@ class Bot:
             ReplyKind.SUGGEST,
             tuple(options),
             incoming.message_id,
-            suggestions=tuple(c.entry.id for c in match.candidates),
-            score=match.candidates[0].score,
+            suggestions=tuple(c.entry.id for c in candidates),
+            score=candidates[0].score,
         )
         return Turn(session, (reply,), (Event("suggested"), Event("unanswered", text)))
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -73,6 +73,8 @@ class Tuning:
     entry_weight: float = 0.6  # share of the query's words found anywhere in the entry (phrases, answer, tags)
     fuzz_weight: float = 0.2  # rapidfuzz token_sort_ratio of the query and that phrase
     unknown_factor: float = 1.0  # weight of a word the index has never seen, relative to the rarest
+    k1: float = 0.0  # BM25-style saturation of a word's frequency in the entry (0: presence only)
+    b: float = 0.75  # BM25-style length normalisation (with k1 > 0)
     rescore: int = 100  # candidates that get the full (slower) score
 
 
@@ -95,6 +97,8 @@ class Matcher:
         self._phrase_norm: list[str] = []
         self._entry_answer_tokens: list[frozenset[str]] = []
         self._entry_tokens: list[frozenset[str]] = []
+        self._entry_tf: list[dict[str, int]] = []
+        self._entry_len: list[int] = []
         postings: dict[str, list[int]] = defaultdict(list)
         entry_df: dict[str, int] = defaultdict(int)
         for entry in entries:
@@ -102,9 +106,10 @@ class Matcher:
             self.entries.append(entry)
             answer_tokens = frozenset(normalize(entry.answer))
             self._entry_answer_tokens.append(answer_tokens)
-            doc = set(answer_tokens) | set(normalize(entry.more or ""))
+            counts: Counter[str] = Counter(answer_tokens)
+            counts.update(normalize(entry.more or ""))
             for tag in entry.tags:
-                doc.update(normalize(tag))
+                counts.update(normalize(tag))
             for phrase in entry.questions:
                 tokens = normalize(phrase)
                 if not tokens:
@@ -116,12 +121,15 @@ class Matcher:
                 self._phrase_norm.append(" ".join(tokens))
                 for t in set(tokens):
                     postings[t].append(p_idx)
-                doc.update(tokens)
-            self._entry_tokens.append(frozenset(doc))
-            for t in doc:
+                counts.update(tokens)
+            self._entry_tokens.append(frozenset(counts))
+            self._entry_tf.append(dict(counts))
+            self._entry_len.append(sum(counts.values()))
+            for t in counts:
                 entry_df[t] += 1
         n = max(len(self._phrase_text), 1)
         n_entries = max(len(self.entries), 1)
+        self._avg_len = max(1.0, sum(self._entry_len) / n_entries)
         self._entry_idf = {t: math.log(1 + n_entries / df) for t, df in entry_df.items()}
         self._entry_unknown_idf = math.log(1 + n_entries) * self.tuning.unknown_factor
         self._postings = dict(postings)
@@ -195,8 +203,7 @@ class Matcher:
         best_by_entry: dict[int, Candidate] = {}
         for p, inter in top:
             e_idx = self._phrase_entry[p]
-            doc = self._entry_tokens[e_idx]
-            coverage = sum(w for tok, w in entry_weight.items() if tok in doc) / entry_total
+            coverage = self._coverage(e_idx, entry_weight) / entry_total
             dice = 2 * inter / (q_total + pw[p])
             fuzzy = fuzz.token_sort_ratio(q_norm, self._phrase_norm[p]) / 100
             score = round(
@@ -205,6 +212,16 @@ class Matcher:
             if e_idx not in best_by_entry or best_by_entry[e_idx].score < score:
                 best_by_entry[e_idx] = Candidate(self.entries[e_idx], self._phrase_text[p], score)
         return sorted(best_by_entry.values(), key=lambda c: (-c.score, c.entry.id))
+
+    def _coverage(self, e_idx: int, weights: dict[str, float]) -> float:
+        """Weighted share of the query's words in the entry (saturated by frequency if k1 > 0)."""
+        k1 = self.tuning.k1
+        if k1 <= 0:
+            doc = self._entry_tokens[e_idx]
+            return sum(w for tok, w in weights.items() if tok in doc)
+        tf = self._entry_tf[e_idx]
+        norm = k1 * (1 - self.tuning.b + self.tuning.b * self._entry_len[e_idx] / self._avg_len)
+        return sum(w * tf[tok] * (k1 + 1) / (tf[tok] + norm) / (k1 + 1) for tok, w in weights.items() if tok in tf)
 
     def _rival(self, best: Candidate, ranked: list[Candidate]) -> Candidate | None:
         """The best candidate on a different topic: not related, and an answer that shares few words."""
@@ -226,7 +243,9 @@ class Matcher:
         suggest_cutoff = th.suggest_cutoff if on_topic else th.suggest_cutoff_unanchored
         best = ranked[0]
         rival = self._rival(best, ranked)
-        if best.score >= answer_cutoff and best.score - (rival.score if rival else 0.0) >= th.margin:
+        # the clearer the match, the smaller the lead it needs over a different topic
+        margin = th.margin * (100 - best.score) / 50
+        if best.score >= answer_cutoff and best.score - (rival.score if rival else 0.0) >= margin:
             return Match(MatchKind.ANSWER, tuple(ranked[: th.max_suggestions]))
         if best.score >= suggest_cutoff:
             floor = suggest_cutoff * 0.8

@@ -678,7 +678,7 @@ DOMAIN_TERMS = frozenset(
     telekommunisten telekommunist opencooperativism cnpl acsl hippocratic coopcycle meretz rigi schlatterbeck
     exvestment platformcoop workerowned benkler ostrom p2p manifesto""".split()
 )
-_SECTION_TOKEN = re.compile(r"^[1-8][a-i]")
+_SECTION_TOKEN = re.compile(r"^[1-8][a-i](?:i{1,3}|iv)?$")
 
 
 def mentions_domain(tokens: tuple[str, ...]) -> bool:

@@ -117,3 +117,19 @@ async def test_health_is_503_while_a_network_is_down(tmp_path: Path) -> None:
         if process.returncode is None:
             process.kill()
             await process.wait()
+
+
+def test_logs_never_show_secrets_and_can_be_json(capsys: object) -> None:
+    import json
+    import logging
+
+    from pplbot.logs import setup_logging
+
+    setup_logging("DEBUG", "json", ["123456:very-secret-token"])
+    logging.getLogger("pplbot.transports.telegram").debug(
+        "HTTP Request: POST https://api.telegram.org/bot%s/getMe", "123456:very-secret-token"
+    )
+    err = capsys.readouterr().err  # type: ignore[attr-defined]
+    record = json.loads(err.strip().splitlines()[-1])
+    assert record["level"] == "DEBUG" and "very-secret" not in err and "bot********/getMe" in record["message"]
+    setup_logging("WARNING")
