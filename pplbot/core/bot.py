@@ -176,6 +176,8 @@ class Bot:
             if lowered == "help":
                 return self._command(session, incoming, "help", "")
             return self._quiz_answer(session, incoming, text)
+        if lowered == "back" and session.finished:
+            return self._quiz_control(session, incoming, "back")
         if lowered in _MORE and session.last_entry:
             return self._more(session, incoming)
         picked = self._picked_option(session, lowered)
@@ -357,13 +359,20 @@ class Bot:
         assert isinstance(node, quiz.Ask)
         intro = f"**{form.title}** — at most {form.depth} questions.\n\n"
         return Turn(
-            replace(session, quiz=state),
+            replace(session, quiz=state, finished=()),
             (ask_reply(node, incoming.message_id, prefix=intro),),
             (Event("quiz_started"),),
         )
 
     def _quiz_control(self, session: Session, incoming: Incoming, name: str) -> Turn:
         form = self.kb.questionnaire
+        if session.quiz is None and form is not None and name == "back" and session.finished:
+            # changing the last answer right after a verdict reopens the questionnaire
+            state = quiz.back(form, QuizState(session.finished, incoming.received_at))
+            node = quiz.current(form, state)
+            assert isinstance(node, quiz.Ask)
+            reopened = replace(session, quiz=state, finished=())
+            return Turn(reopened, (ask_reply(node, incoming.message_id, prefix="Let's change that answer. "),))
         if session.quiz is None or form is None:
             if name == "cancel":
                 return Turn(
@@ -431,7 +440,7 @@ class Bot:
             return Turn(replace(session, quiz=state), invalid_reply(outcome, reply_to))
         if isinstance(outcome, quiz.Done):
             return Turn(
-                replace(session, quiz=None),
+                replace(session, quiz=None, finished=state.answers),
                 (done_reply(form, outcome, reply_to),),
                 (Event("verdict", outcome.verdict.kind.value),),
             )

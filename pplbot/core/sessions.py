@@ -46,6 +46,7 @@ class Session:
     offered: tuple[str, ...] = ()  # values of the options in the bot's last reply
     last_entry: str | None = None  # for "more"
     notices: frozenset[str] = field(default_factory=frozenset)  # one-time notices already sent
+    finished: tuple[tuple[str, int], ...] = ()  # answers of the last completed questionnaire ("back" reopens it)
 
     def expired(self, now: datetime, idle: timedelta) -> bool:
         return self.quiz is not None and self.updated_at is not None and now - self.updated_at > idle
@@ -68,6 +69,7 @@ class Session:
                 "offered": list(self.offered),
                 "last_entry": self.last_entry,
                 "notices": sorted(self.notices),
+                "finished": [list(a) for a in self.finished],
             },
             ensure_ascii=False,
         )
@@ -90,6 +92,7 @@ class Session:
             tuple(str(v) for v in data.get("offered", [])),
             data.get("last_entry"),
             frozenset(str(n) for n in data.get("notices", [])),
+            tuple((str(a[0]), int(a[1])) for a in data.get("finished", [])),
         )
 
 

@@ -288,6 +288,7 @@ class MatrixTransport:
             if store_file.exists() or not self.settings.matrix_password:
                 c.restore_login(self.ctx.bot_id, saved["device_id"], saved["access_token"])
                 logger.info("matrix: resumed device %s", saved["device_id"])
+                self._log_identity()
                 await self._load_names()
                 return
             logger.warning(
@@ -314,7 +315,18 @@ class MatrixTransport:
             delay = await self._backoff(delay, "matrix login", detail)
         self._save_session()
         logger.info("matrix: logged in as %s, device %s", c.user_id, c.device_id)
+        self._log_identity()
         await self._load_names()
+
+    def _log_identity(self) -> None:
+        """Log the device id and its ed25519 key, so a moderator can verify the device by hand."""
+        olm = getattr(self._c, "olm", None)
+        keys = getattr(getattr(olm, "account", None), "identity_keys", None) or {}
+        logger.info(
+            "matrix: device %s, ed25519 key %s (compare in your client to verify this device)",
+            self._c.device_id,
+            keys.get("ed25519", "unknown"),
+        )
 
     async def _relogin(self) -> None:
         """The access token was rejected: log in again with the password, keeping the device."""

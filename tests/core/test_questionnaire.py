@@ -237,3 +237,16 @@ def test_edited_questionnaire_drops_answers_that_no_longer_fit(form: Questionnai
 def test_questionnaire_file_is_the_bundled_one() -> None:
     assert (ROOT / "knowledge" / "questionnaire.yaml").exists()
     assert Path(ROOT / "knowledge" / "README.md").exists()
+
+
+def test_back_after_the_verdict_reopens_the_last_question(small_bot: Bot) -> None:
+    s = Session(SessionKey("test", "c1", "alice"))
+    for text in ["/quiz", "2", "1", "5"]:
+        s, texts, kinds = talk(small_bot, s, text)
+    assert kinds == [ReplyKind.VERDICT]
+    s, texts, kinds = talk(small_bot, s, "back")
+    assert kinds == [ReplyKind.QUESTION] and "Question 3 of" in texts[0] and "change that answer" in texts[0]
+    s, texts, kinds = talk(small_bot, s, "4")
+    assert "Question 4 of" in texts[0]
+    restored = Session.from_json(s.key, s.to_json())
+    assert restored == s

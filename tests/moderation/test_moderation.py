@@ -259,3 +259,51 @@ def test_round_trip_of_every_curated_file_is_byte_identical() -> None:
         out = io.StringIO()
         yaml.dump(yaml.load(text), out)
         assert out.getvalue() == text, path
+
+
+def test_every_command_through_the_terminal_adapter(tmp_path: Path) -> None:
+    import io
+
+    from pplbot.transports.console import ConsoleChat
+
+    knowledge = tmp_path / "knowledge"
+    shutil.copytree(KNOWLEDGE, knowledge)
+    settings = load_settings({"PPLBOT_KNOWLEDGE_DIR": str(knowledge), "PPLBOT_DATA_DIR": str(tmp_path / "data")})
+    store = SqliteStore(settings.database)
+    service, live = compose(settings, store)
+    lines = iter(
+        [
+            "how do i frobnicate a zorblax",
+            "/kb show lic-authors",
+            "/kb search who wrote the ppl",
+            "/kb unanswered",
+            "/kb teach lic-authors #1",
+            "/kb answer lic-authors The PPL was written by Dmytri Kleiner and John Magyar.",
+            "/kb add zine-faq",  # a usage reply: the terminal has one line per message
+            "/kb undo",
+            "/kb remove lic-first-work",
+            "/kb history",
+            "/kb stats",
+            "/kb purge-unanswered",
+            "/kb reload",
+        ]
+    )
+    out = io.StringIO()
+    ConsoleChat(service, lambda prompt: next(lines, None), out, live=live).run()
+    text = out.getvalue()
+    for expected in [
+        "Questions:",
+        "I would: answer",
+        "#1 (1×, 1 chat) how do i frobnicate a zorblax",
+        "Taught lic-authors: “how do i frobnicate a zorblax”",
+        "Saved the new answer of lic-authors",
+        "Usage: kb add ID",
+        "Undid answer of lic-authors",
+        "Removed lic-first-work",
+        "remove lic-first-work",
+        "Knowledge base version",
+        "Deleted",
+        "Reloaded: version",
+    ]:
+        assert expected in text, expected
+    store.close()

@@ -38,10 +38,12 @@ async def start_bot(
     *,
     webhook: WebhookOptions | None = None,
     moderators: tuple[str, ...] = (),
+    knowledge: Path = KNOWLEDGE,
 ) -> Running:
     store = SqliteStore(db)
-    live = LiveKnowledge(KNOWLEDGE)  # read-only commands only in these tests
-    service = Service(Bot(kb), store, Moderation(live, store))
+    live = LiveKnowledge(knowledge)
+    service = Service(Bot(live.current.kb if knowledge != KNOWLEDGE else kb), store, Moderation(live, store))
+    live.on_change = service.set_knowledge
     app = build_application(fake.token, fake.base_url, group_max_rate=1000, overall_max_rate=1000)
     transport = TelegramTransport(service, app, store, webhook=webhook, poll_timeout=1, moderators=moderators)
     stop = asyncio.Event()

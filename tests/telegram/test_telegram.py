@@ -289,3 +289,41 @@ async def test_moderator_commands_configured_ids_and_chat_admins(
     finally:
         await bot.close()
         bot.store.close()
+
+
+async def test_every_kb_command_over_telegram(fake: FakeBotApi, kb: KnowledgeBase, tmp_path: Path) -> None:
+    import shutil
+
+    from tests.conftest import KNOWLEDGE
+
+    knowledge = tmp_path / "knowledge"
+    shutil.copytree(KNOWLEDGE, knowledge)
+    bot = await start_bot(fake, kb, tmp_path / "db.sqlite3", moderators=(str(ALICE),), knowledge=knowledge)
+    steps = [
+        ("how do i frobnicate a zorblax", "don't know"),
+        ("/kb show lic-authors", "Questions:"),
+        ("/kb search who wrote the ppl", "I would: answer"),
+        ("/kb unanswered", "#1 (1×"),
+        ("/kb teach lic-authors #1", "Taught lic-authors"),
+        ("/kb answer lic-authors\nThe PPL was written by Dmytri Kleiner and John Magyar.", "Saved the new answer"),
+        ("/kb undo", "Undid answer of lic-authors"),
+        ("/kb add zine-faq\ncan we print a PPL zine for our club?\nYes, non-commercial copies are fine (4(b)).\nSource: PPL 4(b)", "Added zine-faq"),
+        ("/kb remove zine-faq", "Removed zine-faq"),
+        ("/kb history", "remove zine-faq"),
+        ("/kb stats", "Knowledge base version"),
+        ("/kb purge-unanswered", "Deleted"),
+        ("/kb reload", "Reloaded"),
+    ]
+    try:
+        for n, (text, expected) in enumerate(steps):
+            mark = fake.mark()
+            fake.send_text(ALICE, ALICE, text)
+            (call,) = await said(fake, ALICE, mark)
+            assert expected in text_of(call), (n, text, text_of(call))
+        mark = fake.mark()
+        fake.send_text(BOB, BOB, "/kb stats")
+        (refusal,) = await said(fake, BOB, mark)
+        assert "only moderators" in text_of(refusal)
+    finally:
+        await bot.close()
+        bot.store.close()

@@ -336,7 +336,7 @@ ANSWER = st.sampled_from(["1", "2", "3", "4", "5", "back", "why", "cancel", "res
 
 def sometimes_junk(strategy: st.SearchStrategy[Any], one_in: int = 8) -> st.SearchStrategy[Any]:
     """`strategy`, or arbitrary JSON in its place about one time in `one_in`."""
-    return st.integers(0, one_in - 1).flatmap(lambda n: strategy if n else JSON)
+    return st.sampled_from([True] * (one_in - 1) + [False]).flatmap(lambda keep: strategy if keep else JSON)
 
 
 @st.composite
@@ -571,7 +571,7 @@ def test_every_knowledge_base_text_renders_exactly(kb: KnowledgeBase) -> None:
 
 # --------------------------------------------------------------------------- malformed sync payloads
 
-ROOM_IDS = st.sampled_from([ROOM, "!other:example.org", "", "not a room"])
+ROOM_IDS = st.sampled_from([ROOM, ROOM, "!other:example.org", "!x:y:z", "", "not a room"])
 
 
 @st.composite
@@ -602,46 +602,42 @@ def state_event(draw: st.DrawFn) -> object:
         "sender": draw(st.sampled_from([ALICE, BOB, BOT])),
         "origin_server_ts": draw(st.integers(0, MAX_TS)),
         "state_key": draw(st.sampled_from([BOT, ALICE, BOB]) if etype == "m.room.member" else st.just("")),
-        "content": content if draw(st.integers(0, 9)) else draw(JSON),
+        "content": draw(sometimes_junk(st.just(content), 10)),
     }
-    return source if draw(st.integers(0, 9)) else draw(JSON)
+    return source
 
 
 @st.composite
 def sync_payload(draw: st.DrawFn) -> dict[str, Any]:
-    events = st.lists(event_source(draw(st.integers(0, 5))) | JSON, max_size=4)
-    states = st.lists(state_event(), max_size=4)
+    """A /sync response body: the structure mostly right (so nio accepts it), the events in it
+    anything from well-formed to broken, sometimes junk at any level."""
+    timeline_event = sometimes_junk(st.integers(0, 7).flatmap(event_source) | state_event(), 20)
+    timeline = st.fixed_dictionaries(
+        {"events": sometimes_junk(st.lists(timeline_event, max_size=5), 30)},
+        optional={"limited": st.booleans(), "prev_batch": st.text(max_size=4)},
+    )
+    state = st.fixed_dictionaries({"events": sometimes_junk(st.lists(state_event(), max_size=4), 30)})
+    summary = st.fixed_dictionaries(
+        {},
+        optional={
+            "m.joined_member_count": st.integers(0, 50),
+            "m.invited_member_count": st.integers(0, 5),
+            "m.heroes": st.lists(st.sampled_from([ALICE, BOB, BOT]), max_size=3),
+        },
+    )
     joined = st.fixed_dictionaries(
-        {},
-        optional={
-            "timeline": sometimes_junk(
-                st.fixed_dictionaries(
-                    {"events": sometimes_junk(events)}, optional={"limited": JSON, "prev_batch": JSON}
-                )
-            ),
-            "state": sometimes_junk(st.fixed_dictionaries({"events": sometimes_junk(states)})),
-            "ephemeral": JSON,
-            "summary": JSON,
-            "unread_notifications": JSON,
-        },
+        {"timeline": sometimes_junk(timeline, 30)},
+        optional={"state": sometimes_junk(state, 30), "summary": sometimes_junk(summary, 30)},
     )
-    invited = st.fixed_dictionaries(
-        {"invite_state": sometimes_junk(st.fixed_dictionaries({"events": sometimes_junk(states)}))}
-    )
+    invited = st.fixed_dictionaries({"invite_state": sometimes_junk(state, 30)})
     rooms = st.fixed_dictionaries(
-        {},
-        optional={
-            "join": sometimes_junk(st.dictionaries(ROOM_IDS, joined, max_size=2)),
-            "invite": sometimes_junk(st.dictionaries(ROOM_IDS, invited, max_size=2)),
-            "leave": JSON,
-        },
+        {"join": sometimes_junk(st.dictionaries(ROOM_IDS, joined, min_size=1, max_size=2), 30)},
+        optional={"invite": sometimes_junk(st.dictionaries(ROOM_IDS, invited, max_size=2), 30)},
     )
-    return draw(
-        st.fixed_dictionaries(
-            {"next_batch": sometimes_junk(st.text(max_size=5))},
-            optional={"rooms": sometimes_junk(rooms), "to_device": JSON, "device_lists": JSON},
-        )
-    )
+    payload: dict[str, Any] = {"next_batch": draw(sometimes_junk(st.text(max_size=5), 30)), "rooms": draw(rooms)}
+    for key in draw(st.sets(st.sampled_from(["to_device", "device_lists", "presence", "account_data"]), max_size=1)):
+        payload[key] = draw(JSON)
+    return payload
 
 
 @FUZZ
@@ -655,9 +651,12 @@ def test_malformed_sync_payloads_do_not_raise_out_of_the_helpers(
     try:
         response = SyncResponse.from_dict(payload)
     except Exception:  # nio's own parsing: MatrixTransport backs off and retries
+        note("nio raised")
         return
     if not isinstance(response, SyncResponse):
-        return  # a SyncError
+        note("nio: SyncError")
+        return
+    note(f"rooms: {len(response.rooms.join)} joined, {len(response.rooms.invite)} invited")
     service = Service(real_bot, MemoryStore())
     known = Known(service)
     learner = _Known(ledger, service)
@@ -673,7 +672,9 @@ def test_malformed_sync_payloads_do_not_raise_out_of_the_helpers(
         invite_allowed(allowed, room_id, inviter)
     for room_id, joined in response.rooms.join.items():
         room = MatrixRoom(room_id, BOT)
-        for state in joined.state:
+        if joined.summary is not None:
+            room.update_summary(joined.summary)
+        for state in [*joined.state, *joined.timeline.events]:
             room.handle_event(state)  # as nio's client does before pplbot sees the room
         learner.learn(room_id, [*joined.state, *joined.timeline.events])
         known.creators = learner.room_creators(room_id)
@@ -682,6 +683,7 @@ def test_malformed_sync_payloads_do_not_raise_out_of_the_helpers(
         for event in joined.timeline.events:
             too_old(event, NOW, timedelta(minutes=10))
             incoming = to_incoming(event, room, CTX, known)
+            note(f"timeline event: {type(event).__name__}{', for the bot' if incoming else ''}")
             if incoming is not None:
                 deliver(service, known, incoming)
 
