@@ -307,7 +307,10 @@ async def test_every_kb_command_over_telegram(fake: FakeBotApi, kb: KnowledgeBas
         ("/kb teach lic-authors #1", "Taught lic-authors"),
         ("/kb answer lic-authors\nThe PPL was written by Dmytri Kleiner and John Magyar.", "Saved the new answer"),
         ("/kb undo", "Undid answer of lic-authors"),
-        ("/kb add zine-faq\ncan we print a PPL zine for our club?\nYes, non-commercial copies are fine (4(b)).\nSource: PPL 4(b)", "Added zine-faq"),
+        (
+            "/kb add zine-faq\ncan we print a PPL zine for our club?\nYes, non-commercial copies are fine (4(b)).\nSource: PPL 4(b)",
+            "Added zine-faq",
+        ),
         ("/kb remove zine-faq", "Removed zine-faq"),
         ("/kb history", "remove zine-faq"),
         ("/kb stats", "Knowledge base version"),

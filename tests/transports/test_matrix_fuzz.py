@@ -35,6 +35,7 @@ from hypothesis import event as note
 from hypothesis import strategies as st
 from nio import Event, InviteMemberEvent, MatrixRoom, SyncResponse
 
+from pplbot.core import texts as bot_texts
 from pplbot.core.bot import Bot
 from pplbot.core.knowledge import KnowledgeBase
 from pplbot.core.messages import ChatKind, Incoming, Option, Reply, ReplyKind
@@ -183,10 +184,11 @@ def _overlapping_markup(texts: list[str]) -> bool:
     return any("**" in t and "_" in t for t in texts)
 
 
-def check_content(content: dict[str, Any], reply: Reply, *, thread: str | None, mention: str | None) -> None:
-    """One rendered m.room.message content, as sent for `reply`."""
-    texts = [reply.text, *(o.label for o in reply.options)]
-    exact = not _overlapping_markup(texts)
+def check_content(
+    content: dict[str, Any], reply: Reply, *, thread: str | None, mention: str | None, exact: bool = True
+) -> None:
+    """One rendered m.room.message content, as sent for `reply`. `exact=False` skips the two
+    checks that overlapping bold and italic markers break (see the xfail tests)."""
     assert content["msgtype"] == "m.notice"
     assert content["format"] == "org.matrix.custom.html"
     body, formatted = content["body"], content["formatted_body"]
@@ -195,9 +197,9 @@ def check_content(content: dict[str, Any], reply: Reply, *, thread: str | None, 
     assert not problems, (problems, formatted)
     if exact:
         assert body == shown, "body is not the text the HTML shows"
-    for raw in ("<", ">", "&"):  # what a user typed is escaped once, never twice or not at all
-        typed = sum(t.count(raw) for t in texts)
-        assert body.count(raw) >= typed
+    typed = [reply.text, *(o.label for o in reply.options)]
+    for char in "<>&":  # every one typed is shown as a character, in the HTML (escaped) and in the body
+        assert shown.count(char) == body.count(char) >= sum(t.count(char) for t in typed), char
     json.dumps(content, ensure_ascii=False).encode("utf-8")  # what nio sends
     relates = content.get("m.relates_to")
     if thread is not None:
@@ -277,8 +279,8 @@ def make_room(group: bool, bot_nick: str | None, names: tuple[str | None, str | 
 
 
 def parse(source: dict[str, Any]) -> Event | None:
-    """nio's parse, as its sync does; an exception there is nio's, never reaches pplbot (and is
-    rejected: hypothesis then looks elsewhere)."""
+    """nio's parse, as its sync does. An exception there is nio's (its sync would fail before
+    pplbot sees anything), so that event is skipped."""
     try:
         return Event.parse_event(source)
     except Exception:
@@ -557,16 +559,28 @@ def test_any_reply_renders_escaped_html(
     mention: str | None,
 ) -> None:
     reply = Reply(text, kind, options, reply_to)
-    check_content(render(reply, thread=thread, mention=mention), reply, thread=thread, mention=mention)
+    exact = not _overlapping_markup([text, *(o.label for o in options)])
+    content = render(reply, thread=thread, mention=mention)
+    check_content(content, reply, thread=thread, mention=mention, exact=exact)
 
 
-def test_every_knowledge_base_text_renders_exactly(kb: KnowledgeBase) -> None:
-    """Curated texts (answers, details, questionnaire) keep to the markup: balanced HTML, same text."""
+def test_every_curated_text_renders_exactly(kb: KnowledgeBase) -> None:
+    """The knowledge base and the built-in texts keep to the markup: balanced HTML, same text as the
+    body. (The property tests above rely on it: user text cannot add ** markup to a reply.)"""
     texts = [e.answer for e in kb.entries] + [e.more for e in kb.entries if e.more]
+    texts += [v for k, v in vars(bot_texts).items() if k.isupper() and isinstance(v, str)]
+    if kb.questionnaire is not None:
+        q = kb.questionnaire
+        texts += [q.title, q.disclaimer]
+        texts += [t for question in q.questions.values() for t in (question.text, question.why)]
+        texts += [a.label for question in q.questions.values() for a in question.options]
+        texts += [t for v in q.verdicts.values() for t in (v.summary, v.why, v.next_steps, *v.conditions)]
+    assert len(texts) > 50
     for text in texts:
-        problems, shown = html_problems(render(Reply(text))["formatted_body"])
+        content = render(Reply(text))
+        problems, shown = html_problems(content["formatted_body"])
         assert not problems, (problems, text[:80])
-        assert shown == render(Reply(text))["body"], text[:80]
+        assert shown == content["body"], text[:80]
 
 
 # --------------------------------------------------------------------------- malformed sync payloads
@@ -575,28 +589,27 @@ ROOM_IDS = st.sampled_from([ROOM, ROOM, "!other:example.org", "!x:y:z", "", "not
 
 
 @st.composite
-def state_event(draw: st.DrawFn) -> object:
+def state_event(draw: st.DrawFn) -> dict[str, Any]:
+    """A room state event, its content sometimes of the wrong shape."""
     etype = draw(st.sampled_from(["m.room.create", "m.room.power_levels", "m.room.member", "m.room.name"]))
-    content = {
-        "m.room.create": {
+    content: dict[str, Any]
+    if etype == "m.room.create":
+        content = {
             "creator": draw(st.sampled_from([ALICE, BOB]) | JSON),
             "room_version": draw(st.sampled_from(["1", "10", "11", "12"]) | JSON),
-            "additional_creators": draw(st.lists(st.sampled_from([BOB, BOT])) | JSON),
-        },
-        "m.room.power_levels": {
-            "users": draw(
-                st.dictionaries(st.sampled_from([ALICE, BOB, BOT]), st.integers(-(2**53), 2**53) | JSON, max_size=3)
-                | JSON
-            ),
+            "additional_creators": draw(st.lists(st.sampled_from([BOB, BOT]), max_size=2) | JSON),
+        }
+    elif etype == "m.room.power_levels":
+        levels = st.integers(-(2**53), 2**53) | JSON
+        content = {
+            "users": draw(st.dictionaries(st.sampled_from([ALICE, BOB, BOT]), levels, max_size=3) | JSON),
             "users_default": draw(st.integers(-100, 100) | JSON),
-        },
-        "m.room.member": {
-            "membership": draw(st.sampled_from(["join", "invite", "leave"]) | JSON),
-            "displayname": draw(NICK | JSON),
-        },
-        "m.room.name": {"name": draw(TEXT | JSON)},
-    }[etype]
-    source = {
+        }
+    elif etype == "m.room.member":
+        content = {"membership": draw(st.sampled_from(["join", "invite", "leave"]) | JSON), "displayname": draw(NICK)}
+    else:
+        content = {"name": draw(TEXT | JSON)}
+    return {
         "type": etype,
         "event_id": f"$s{draw(st.integers(0, 9))}",
         "sender": draw(st.sampled_from([ALICE, BOB, BOT])),
@@ -604,7 +617,6 @@ def state_event(draw: st.DrawFn) -> object:
         "state_key": draw(st.sampled_from([BOT, ALICE, BOB]) if etype == "m.room.member" else st.just("")),
         "content": draw(sometimes_junk(st.just(content), 10)),
     }
-    return source
 
 
 @st.composite
@@ -613,10 +625,10 @@ def sync_payload(draw: st.DrawFn) -> dict[str, Any]:
     anything from well-formed to broken, sometimes junk at any level."""
     timeline_event = sometimes_junk(st.integers(0, 7).flatmap(event_source) | state_event(), 20)
     timeline = st.fixed_dictionaries(
-        {"events": sometimes_junk(st.lists(timeline_event, max_size=5), 30)},
+        {"events": sometimes_junk(st.lists(timeline_event, max_size=4), 30)},
         optional={"limited": st.booleans(), "prev_batch": st.text(max_size=4)},
     )
-    state = st.fixed_dictionaries({"events": sometimes_junk(st.lists(state_event(), max_size=4), 30)})
+    state = st.fixed_dictionaries({"events": sometimes_junk(st.lists(state_event(), max_size=3), 30)})
     summary = st.fixed_dictionaries(
         {},
         optional={
