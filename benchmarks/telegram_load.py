@@ -74,16 +74,16 @@ async def main(users: int, groups: int, minutes: float) -> int:
         async def user(n: int) -> None:
             rng = random.Random(n)
             chat = chats[n % groups]
-            await asyncio.sleep(rng.uniform(0, per_user_interval))
+            await asyncio.sleep(min(rng.uniform(0, per_user_interval), minutes * 60))
             while time.monotonic() < end:
                 text = "/ask " + rng.choice(QUESTIONS) if rng.random() < 0.8 else "/quiz"
                 update = fake.send_text(chat, 10_000 + n, text)
                 sent[(chat, update["message"]["message_id"])] = time.monotonic()
-                await asyncio.sleep(rng.expovariate(1 / per_user_interval))
+                await asyncio.sleep(min(rng.expovariate(1 / per_user_interval), max(0.0, end - time.monotonic())))
 
         async def sample() -> None:
             while time.monotonic() < end:
-                await asyncio.sleep(10)
+                await asyncio.sleep(min(10, max(0.0, end - time.monotonic())))
                 memory.append((time.monotonic() - start, rss_mb(bot.pid)))
 
         await asyncio.gather(*(user(n) for n in range(users)), sample())
@@ -93,7 +93,8 @@ async def main(users: int, groups: int, minutes: float) -> int:
             target = (call.params.get("reply_parameters") or {}).get("message_id")
             if call.ok and target is not None:
                 replies.setdefault((int(call.params["chat_id"]), int(target)), []).append(call.time)
-        bot.terminate()
+        if bot.returncode is None:
+            bot.terminate()
         code = await bot.wait()
     latencies = [(min(replies[k]) - t) * 1000 for k, t in sent.items() if k in replies]
     lost = [k for k in sent if k not in replies]
