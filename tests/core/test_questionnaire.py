@@ -108,6 +108,40 @@ def test_dev_scenarios_table(form: Questionnaire) -> None:
         assert outcome.verdict.kind.value == scenario["verdict"], key
 
 
+# The second, independently written set (tests/data/second-eval.yaml), answered as a person would.
+SECOND_SET_ANSWERS = {
+    "A public library makes a PPL-licensed novel available": ["2", "1", "library", "no"],
+    "A public university's campus bookshop sells a printed course pack": ["2", "1", "university", "yes"],
+    "A consumer co-operative grocery": ["3", "1", "consumer co-op", "yes"],
+    "A worker co-op of four member-owners also employs twenty": ["2", "1", "3", "3", "1", "yes"],
+    "A privately owned consulting firm with salaried staff": ["internal", "company"],
+    "A four-piece band organised as a worker co-op": ["2", "1", "co-op", "yes", "1", "no"],
+    "A hobbyist remixes a PPL song": ["remix", "drm"],
+    "A registered charity with volunteers": ["2", "1", "charity", "yes"],
+    "A volunteer translated a PPL poem into Portuguese": ["3", "1", "company"],
+    "A solo freelance designer with no employees adapts": ["3", "1", "freelancer", "yes", "client"],
+    "A zine collective put an unmodified PPL short story": ["2", "1", "1", "1"],
+    "A community arts group makes a free printed zine": ["3", "collection", "4", "1"],
+}
+
+
+def test_second_set_scenarios_table(form: Questionnaire) -> None:
+    scenarios = yaml.safe_load((ROOT / "tests" / "data" / "second-eval.yaml").read_text(encoding="utf-8"))[
+        "usage_scenarios"
+    ]
+    assert len(scenarios) == len(SECOND_SET_ANSWERS)
+    for scenario in scenarios:
+        situation = str(scenario["situation"])
+        (key,) = [k for k in SECOND_SET_ANSWERS if situation.startswith(k)]
+        state = QuizState()
+        outcome: quiz.Ask | quiz.Invalid | quiz.Done = quiz.current(form, state)
+        for text in SECOND_SET_ANSWERS[key]:
+            state, outcome = quiz.answer(form, state, text)
+            assert not isinstance(outcome, quiz.Invalid), (key, text)
+        assert isinstance(outcome, quiz.Done), key
+        assert outcome.verdict.kind.value == scenario["verdict"], (key, outcome.verdict.id)
+
+
 @pytest.mark.parametrize(
     ("text", "index"),
     [
