@@ -27,14 +27,14 @@ import contextlib
 import json
 import os
 import random
+import re
 import signal
-import socket
 import statistics
 import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -107,13 +107,6 @@ def tail(path: Path, chars: int = 2000) -> str:
     return path.read_text(encoding="utf-8", errors="replace")[-chars:]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 async def until(check: Callable[[], Awaitable[bool]], what: str, within: float = SETUP_TIMEOUT) -> None:
     deadline = time.monotonic() + within
     while not await check():
@@ -122,7 +115,7 @@ async def until(check: Callable[[], Awaitable[bool]], what: str, within: float =
         await asyncio.sleep(0.25)
 
 
-async def bounded(jobs: list[Awaitable[T]], limit: int = 16) -> list[T]:
+async def bounded(jobs: Sequence[Awaitable[T]], limit: int = 16) -> list[T]:
     """Run the awaitables with at most `limit` at a time."""
     gate = asyncio.Semaphore(limit)
 
@@ -303,14 +296,12 @@ async def make_rooms(api: Api, world: World, rooms: int) -> None:
 
 
 async def start_bot(server: SynapseServer, world: World, workdir: Path) -> tuple[asyncio.subprocess.Process, Path]:
-    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("PPLBOT_")}
     env |= {
         "PPLBOT_MATRIX_HOMESERVER": server.url,
         "PPLBOT_MATRIX_USER_ID": world.bot.user_id,
         "PPLBOT_MATRIX_PASSWORD": world.bot.password,
         "PPLBOT_DATA_DIR": str(workdir / "bot-data"),
-        "PPLBOT_HTTP_LISTEN": f"127.0.0.1:{port}",
         "PPLBOT_LOG_LEVEL": "WARNING",
         "PPLBOT_LOG_FORMAT": "json",
         "NO_PROXY": "*",
@@ -324,7 +315,7 @@ async def start_bot(server: SynapseServer, world: World, workdir: Path) -> tuple
 
 
 async def wait_ready(api: Api, bot: asyncio.subprocess.Process, world: World, log: Path) -> None:
-    """The bot process is connected (its /healthz says ok) and has joined every room."""
+    """The bot process is running and has joined every room (so it is logged in and syncing)."""
     creators = [world.users[r] for r in range(len(world.rooms))]
 
     async def joined() -> bool:
@@ -363,7 +354,7 @@ async def load(api: Api, world: World, tally: Tally, minutes: float, rate: float
     async def user(n: int) -> None:
         rng = random.Random(seed * 100_003 + n)
         quiz: Quiz | None = None
-        await asyncio.sleep(rng.uniform(0, interval))
+        await asyncio.sleep(min(rng.uniform(0, interval), minutes * 60))
         while time.monotonic() < end:
             answer = tally.replies.get(quiz.last) if quiz is not None else None
             if rng.random() >= QUIZ_SHARE or (quiz is not None and not answer):
@@ -433,6 +424,30 @@ def bot_log_summary(log: Path) -> tuple[Counter[str], Counter[str]]:
     return levels, messages
 
 
+_ACCESS = re.compile(
+    r"\{(?P<user>@[^}]+)\} Processed request: (?P<secs>[0-9.]+)sec.*?\"(?P<method>[A-Z]+) (?P<path>\S+) "
+)
+
+
+def bot_sends(synapse_log: Path, bot_id: str) -> dict[str, list[float]]:
+    """Synapse's own time (ms) for each of the bot's send requests, by event type, from its access log."""
+    found: dict[str, list[float]] = {}
+    with synapse_log.open(encoding="utf-8", errors="replace") as lines:
+        for line in lines:
+            match = _ACCESS.search(line)
+            if match and match["user"] == bot_id and match["method"] == "PUT" and "/send/" in match["path"]:
+                kind = match["path"].split("/send/", 1)[1].split("/", 1)[0]
+                found.setdefault(kind, []).append(float(match["secs"]) * 1000)
+    return found
+
+
+def percentiles(ms: list[float]) -> tuple[float, float, float]:
+    """p50, p95 and max."""
+    if len(ms) < 2:
+        return (ms[0], ms[0], ms[0]) if ms else (0.0, 0.0, 0.0)
+    return statistics.median(ms), statistics.quantiles(ms, n=100, method="inclusive")[94], max(ms)
+
+
 # --------------------------------------------------------------------------- main
 
 
@@ -488,15 +503,15 @@ async def run(server: SynapseServer, workdir: Path, users: int, rooms: int, minu
             await stop_bot(bot)
         await api.close()
 
-    latencies = sorted(
-        (tally.replies[e][0].at - s.at) * 1000 for e, s in tally.sent.items() if e in tally.replies
-    )  # first reply per message
-    on_time = [ms for ms in latencies if ms <= REPLY_WITHIN * 1000]
+    first_reply = {e: tally.replies[e][0].at for e in tally.sent if e in tally.replies}
+    latency = {e: (first_reply[e] - s.at) * 1000 for e, s in tally.sent.items() if e in first_reply}
+    on_time = sorted(ms for ms in latency.values() if ms <= REPLY_WITHIN * 1000)
     lost = len(tally.sent) - len(on_time)
-    late = len(latencies) - len(on_time)
+    late = len(latency) - len(on_time)
     duplicated = sum(1 for e, seen in tally.replies.items() if e in tally.sent and len(seen) > 1)
     kinds = Counter(s.kind for s in tally.sent.values())
     levels, messages = bot_log_summary(log)
+    sends = bot_sends(server.log_path, world.bot.user_id)
     rss = [m for _, m in memory]
     print(
         f"Matrix load: {users} users in {rooms} rooms for {minutes:g} min, offered {rate:g} msg/min per room "
@@ -514,8 +529,27 @@ async def run(server: SynapseServer, workdir: Path, users: int, rooms: int, minu
         f"  throughput {len(on_time) / load_seconds:.2f} replies/s (offered {len(tally.sent) / load_seconds:.2f} msg/s)"
     )
     if on_time:
-        p95 = statistics.quantiles(on_time, n=100, method="inclusive")[94] if len(on_time) > 1 else on_time[0]
-        print(f"  reply latency p50 {statistics.median(on_time):.0f} ms, p95 {p95:.0f} ms, max {on_time[-1]:.0f} ms")
+        p50, p95, top = percentiles(on_time)
+        print(f"  reply latency p50 {p50:.0f} ms, p95 {p95:.0f} ms, max {top:.0f} ms")
+        by_minute: dict[int, list[float]] = {}
+        for e, ms in latency.items():
+            by_minute.setdefault(int((tally.sent[e].at - start) // 60), []).append(ms)
+        print(
+            "  by minute sent (messages, latency p50/p95 ms): "
+            + ", ".join(
+                f"{m + 1}: {len(v)}, {percentiles(v)[0]:.0f}/{percentiles(v)[1]:.0f}"
+                for m, v in sorted(by_minute.items())
+            )
+        )
+    busy = sum(sum(v) for v in sends.values()) / 1000
+    print(
+        "  the bot's sends, Synapse time: "
+        + ", ".join(
+            f"{kind} {len(v)} (p50 {percentiles(v)[0]:.0f} ms, p95 {percentiles(v)[1]:.0f} ms)"
+            for kind, v in sorted(sends.items())
+        )
+        + f"; {busy:.0f} s in all, one at a time = {100 * busy / load_seconds:.0f}% of the load time"
+    )
     print("  bot RSS (MB) over time: " + ", ".join(f"{t:.0f}s {m:.1f}" for t, m in memory))
     print(f"  bot RSS start {rss[0]:.1f} MB, end {rss[-1]:.1f} MB, max {max(rss):.1f} MB")
     print(

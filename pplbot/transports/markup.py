@@ -5,20 +5,39 @@ from __future__ import annotations
 import html
 import re
 
-__all__ = ["numbered", "to_html", "to_plain"]
+__all__ = ["numbered", "spans", "to_html", "to_plain"]
 
 _BOLD = re.compile(r"\*\*(.+?)\*\*", re.DOTALL)
 _ITALIC = re.compile(r"(?<![\w])_(?!\s)(.+?)(?<!\s)_(?![\w])", re.DOTALL)
 
 
+def spans(text: str) -> list[tuple[str, bool, bool]]:
+    """The text as (piece, bold, italic) runs. Italics are found inside each bold or plain run
+    separately, so the markup always nests properly and plain text and HTML agree."""
+    out: list[tuple[str, bool, bool]] = []
+    for i, part in enumerate(_BOLD.split(text)):
+        bold = i % 2 == 1
+        for j, piece in enumerate(_ITALIC.split(part)):
+            if piece:
+                out.append((piece, bold, j % 2 == 1))
+    return out
+
+
 def to_plain(text: str) -> str:
-    return _ITALIC.sub(r"\1", _BOLD.sub(r"\1", text))
+    return "".join(piece for piece, _, _ in spans(text))
 
 
 def to_html(text: str) -> str:
     """Escape everything, then turn the light markup into <b>/<i>; newlines stay newlines."""
-    escaped = html.escape(text, quote=False)
-    return _ITALIC.sub(r"<i>\1</i>", _BOLD.sub(r"<b>\1</b>", escaped))
+    out = []
+    for piece, bold, italic in spans(text):
+        html_piece = html.escape(piece, quote=False)
+        if italic:
+            html_piece = f"<i>{html_piece}</i>"
+        if bold:
+            html_piece = f"<b>{html_piece}</b>"
+        out.append(html_piece)
+    return "".join(out)
 
 
 def numbered(labels: list[str]) -> str:

@@ -65,6 +65,8 @@ __all__ = ["STATES", "EventLedger", "MatrixTransport"]
 
 logger = logging.getLogger(__name__)
 
+ROOMS_AT_ONCE = 8  # rooms whose new events are handled concurrently
+
 STATES = ("connecting", "connected", "down")  # the values of MatrixTransport.state
 T = TypeVar("T")
 
@@ -214,6 +216,7 @@ class MatrixTransport:
         )
         self.client: AsyncClient | None = None
         self._stop = asyncio.Event()
+        self._rooms_at_once = asyncio.Semaphore(ROOMS_AT_ONCE)
 
     # ------------------------------------------------------------------ lifecycle
     async def run(self, stop: asyncio.Event) -> None:
@@ -447,13 +450,20 @@ class MatrixTransport:
             self.known.learn(room_id, [*info.state, *info.timeline.events])
         if history:
             return
+        batches = []
         for room_id, info in resp.rooms.join.items():
             room = self._c.rooms.get(room_id)
             if room is None:
                 continue
             if info.timeline.limited and (known_rooms is None or room_id in known_rooms):  # not a new join
                 logger.warning("matrix: a gap in %s's timeline (more than %d new events)", room_id, TIMELINE_LIMIT)
-            for event in info.timeline.events:
+            batches.append(self._room_events(room, info.timeline.events))
+        # rooms are independent: handle them side by side, each room's events in order
+        await asyncio.gather(*batches)
+
+    async def _room_events(self, room: MatrixRoom, events: list[Any]) -> None:
+        async with self._rooms_at_once:
+            for event in events:
                 await self._on_event(room, event)
 
     # ------------------------------------------------------------------ rooms
@@ -567,9 +577,16 @@ class MatrixTransport:
                 values = tuple(o.value for o in reply.options)
                 self.ledger.remember_question(event_id, QuestionRef(key, values))
                 self.service.set_quiz_message(key, event_id)
-                for keycap in KEYCAPS[: len(values)]:
-                    relates = {"rel_type": "m.annotation", "event_id": event_id, "key": keycap}
-                    await self._send(room.room_id, "m.reaction", {"m.relates_to": relates})
+                await asyncio.gather(
+                    *(
+                        self._send(
+                            room.room_id,
+                            "m.reaction",
+                            {"m.relates_to": {"rel_type": "m.annotation", "event_id": event_id, "key": keycap}},
+                        )
+                        for keycap in KEYCAPS[: len(values)]
+                    )
+                )
 
     async def notify_moderators(self, text: str) -> None:
         """Report to the moderators' room, if one is configured (e.g. a failed knowledge reload)."""

@@ -92,12 +92,20 @@ class Context:
 # --------------------------------------------------------------------------- in
 
 
+def _timestamp(ts: object) -> datetime | None:
+    """An event's origin_server_ts as a datetime, or None when it is missing or out of range."""
+    if not isinstance(ts, int) or isinstance(ts, bool):
+        return None
+    try:
+        return datetime.fromtimestamp(ts / 1000, UTC)
+    except (ValueError, OverflowError, OSError):
+        return None
+
+
 def too_old(event: object, now: datetime, max_age: timedelta) -> bool:
     """True if the event was sent more than `max_age` before `now` (missed while down)."""
-    ts = getattr(event, "server_timestamp", None)
-    if not isinstance(ts, int):
-        return False
-    return now - datetime.fromtimestamp(ts / 1000, UTC) > max_age
+    sent = _timestamp(getattr(event, "server_timestamp", None))
+    return sent is not None and now - sent > max_age
 
 
 def to_incoming(event: object, room: MatrixRoom, ctx: Context, known: Known) -> Incoming | None:
@@ -294,8 +302,7 @@ def _mentioned(content: Mapping[str, Any]) -> list[str]:
 
 
 def _received_at(event: object) -> datetime:
-    ts = getattr(event, "server_timestamp", None)
-    return datetime.fromtimestamp(ts / 1000, UTC) if isinstance(ts, int) else datetime.now(UTC)
+    return _timestamp(getattr(event, "server_timestamp", None)) or datetime.now(UTC)
 
 
 def _user_name(room: MatrixRoom, user: str) -> str | None:
