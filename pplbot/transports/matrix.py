@@ -76,7 +76,7 @@ LEAVING = "Leaving this room, as asked by a moderator."
 NOT_MODERATOR = "Only a moderator can ask me to leave this room."
 SEND_ATTEMPTS = 3
 MAX_RATE_LIMITED = 20
-TIMELINE_LIMIT = 50  # events per room and sync: what arrived while the bot was down
+TIMELINE_LIMIT = 200  # events per room and sync: what arrived while the bot was down (more: logged as a gap)
 SYNC_FILTER: dict[str, Any] = {"room": {"timeline": {"limit": TIMELINE_LIMIT}}}
 _TOKEN_KEY = "matrix:sync_token:"
 
