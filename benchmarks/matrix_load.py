@@ -47,6 +47,7 @@ sys.path.insert(0, str(ROOT))
 import aiohttp  # noqa: E402
 from nio import AsyncClient, LoginResponse, SyncResponse  # noqa: E402
 
+from pplbot.bench import rss_mb  # noqa: E402
 from tests.fakes.synapse import RegisteredUser, SynapseServer, ensure_synapse_venv  # noqa: E402
 
 QUESTIONS = [
@@ -80,17 +81,6 @@ T = TypeVar("T")
 
 
 # --------------------------------------------------------------------------- process helpers
-
-
-def rss_mb(pid: int) -> float:
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
 
 
 def cpu_seconds(pid: int) -> float:

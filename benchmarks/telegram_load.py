@@ -23,6 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from pplbot.bench import rss_mb
 from tests.fakes.telegram_api import FakeBotApi
 
 QUESTIONS = [
@@ -36,17 +37,6 @@ QUESTIONS = [
     "how do I credit a PPL work?",
     "lol nice weather today",
 ]
-
-
-def rss_mb(pid: int) -> float:
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
 
 
 async def main(users: int, groups: int, minutes: float) -> int:

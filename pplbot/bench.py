@@ -26,7 +26,7 @@ from pplbot.core.messages import Incoming, ReplyKind
 from pplbot.core.sessions import Session, SessionKey
 from pplbot.core.texts import source_line
 
-__all__ = ["Quality", "evaluate", "run_bench", "synthetic_entries"]
+__all__ = ["Quality", "evaluate", "rss_mb", "run_bench", "synthetic_entries"]
 
 BASELINE_CUTOFF = 75.0
 
@@ -145,17 +145,16 @@ def _queries(entries: list[Entry], n: int, seed: int = 11) -> list[str]:
     return out
 
 
-def _rss_mb() -> float:
+def rss_mb(pid: int | str = "self") -> float:
+    """Resident memory of a process in MB (Linux /proc; 0 if the process is gone)."""
     try:
-        with open("/proc/self/statm") as f:
-            pages = int(f.read().split()[1])
-        import os
-
-        return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
-    except (OSError, ValueError):  # pragma: no cover - not Linux
-        import resource
-
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except (OSError, ValueError):
+        pass
+    return 0.0
 
 
 def _latency(bot: Bot, queries: list[str]) -> tuple[float, float]:
@@ -172,13 +171,13 @@ def _latency(bot: Bot, queries: list[str]) -> tuple[float, float]:
 
 def _speed_row(label: str, entries: list[Entry], queries: list[str] | None) -> str:
     gc.collect()
-    before = _rss_mb()
+    before = rss_mb()
     start = time.perf_counter()
     kb = KnowledgeBase.of(tuple(entries))
     bot = Bot(kb)
     load = time.perf_counter() - start
     gc.collect()
-    rss = _rss_mb()
+    rss = rss_mb()
     qs = queries or _queries(entries, 500)
     p50, p99 = _latency(bot, qs)
     return f"  {label:<22} {len(entries):>6} {bot.matcher.phrase_count:>8} {load:>8.3f} s {p50:>7.2f} {p99:>7.2f} ms {rss:>7.1f} MB (+{rss - before:.1f})"

@@ -11,7 +11,15 @@ from pplbot.core.documents import Document, Path
 from pplbot.core.knowledge import KnowledgeBase
 from pplbot.core.loading import parse_knowledge
 
-__all__ = ["bundled_knowledge_dir", "content_hash", "load_knowledge", "read_document", "read_documents"]
+__all__ = [
+    "bundled_knowledge_dir",
+    "load_knowledge",
+    "parse_texts",
+    "read_document",
+    "read_documents",
+    "read_texts",
+    "version_of",
+]
 
 _STR_TAG = "tag:yaml.org,2002:str"
 
@@ -94,18 +102,31 @@ def read_documents(directory: FsPath) -> list[Document]:
     return docs
 
 
-def content_hash(directory: FsPath) -> str:
-    digest = hashlib.sha256()
+def read_texts(directory: FsPath) -> dict[str, str]:
+    """Every knowledge file's text, by display name ("knowledge/faq/x.yaml")."""
+    texts = {}
     for path in knowledge_files(directory):
-        digest.update(str(path.relative_to(directory)).encode())
-        digest.update(b"\0")
+        name = str(path.relative_to(directory.parent))
         try:
-            digest.update(path.read_bytes())
-        except OSError:
-            continue
+            texts[name] = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            texts[name] = f"\0unreadable: {exc}"
+    return texts
+
+
+def version_of(texts: dict[str, str]) -> str:
+    """The knowledge-base version: a hash of every file's name and text."""
+    digest = hashlib.sha256()
+    for name, text in sorted(texts.items()):
+        digest.update(f"{name}\0{text}\0".encode())
     return digest.hexdigest()[:12]
+
+
+def parse_texts(texts: dict[str, str]) -> KnowledgeBase:
+    """Validate file texts (already read) into a KnowledgeBase; raises KnowledgeError."""
+    return parse_knowledge([parse_yaml(text, name) for name, text in sorted(texts.items())], version=version_of(texts))
 
 
 def load_knowledge(directory: FsPath) -> KnowledgeBase:
     """Read and validate a knowledge directory; raises KnowledgeError with every problem."""
-    return parse_knowledge(read_documents(directory), version=content_hash(directory))
+    return parse_texts(read_texts(directory))

@@ -13,6 +13,7 @@ from collections import Counter
 from dataclasses import replace
 from datetime import timedelta
 
+from pplbot.core.bot import Bot
 from pplbot.core.messages import Incoming, Reply, ReplyKind
 from pplbot.core.texts import source_line
 from pplbot.errors import StoreError
@@ -38,6 +39,13 @@ class Moderation:
         self.live = live
         self.store = store
         self.unanswered_days = unanswered_days
+        self._bot: Bot | None = None  # for kb search, rebuilt only when the knowledge changes
+
+    def _current_bot(self) -> Bot:
+        kb = self.live.current.kb
+        if self._bot is None or self._bot.kb is not kb:
+            self._bot = Bot(kb)
+        return self._bot
 
     def handle(self, incoming: Incoming, args: str) -> list[Reply]:
         def say(text: str, kind: ReplyKind = ReplyKind.INFO) -> list[Reply]:
@@ -92,12 +100,10 @@ class Moderation:
         return "\n".join(lines)
 
     def _search(self, incoming: Incoming, arg: str, rest: str) -> str:
-        from pplbot.core.bot import Bot
-
         text = " ".join(filter(None, [arg, rest]))
         if not text:
             return "Usage: kb search TEXT"
-        bot = Bot(self.live.current.kb)
+        bot = self._current_bot()
         match = bot.matcher.match(text)
         candidates = bot.matcher.explain(text)[:5]
         if not candidates:

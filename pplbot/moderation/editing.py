@@ -21,7 +21,8 @@ from ruamel.yaml.error import YAMLError
 from ruamel.yaml.scalarstring import FoldedScalarString
 
 from pplbot.errors import KnowledgeError, PplbotError
-from pplbot.moderation.live import Loaded, parse_texts
+from pplbot.knowledge_files import parse_texts
+from pplbot.moderation.live import Loaded
 
 __all__ = ["NEW_ENTRIES_FILE", "EditError", "Edited", "KnowledgeEditor"]
 
@@ -173,7 +174,7 @@ class KnowledgeEditor:
         else:
             texts.pop(display, None)
         try:
-            kb = parse_texts(texts, self.loaded.directory)
+            kb = parse_texts(texts)
         except KnowledgeError as exc:
             problems = "\n".join(str(i) for i in exc.issues[:10])
             raise EditError(f"the edit would break the knowledge base, so I did not save it:\n{problems}") from exc

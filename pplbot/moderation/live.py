@@ -9,16 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from pplbot.core.knowledge import KnowledgeBase
-from pplbot.core.loading import parse_knowledge
 from pplbot.errors import KnowledgeError
-from pplbot.knowledge_files import content_hash, knowledge_files, parse_yaml
+from pplbot.knowledge_files import knowledge_files, parse_texts, read_texts
 
 __all__ = ["LiveKnowledge", "Loaded", "load_tracked"]
 
@@ -40,25 +38,9 @@ class Loaded:
         return str(path.relative_to(self.directory.parent))
 
 
-def read_texts(directory: Path) -> dict[str, str]:
-    texts = {}
-    for path in knowledge_files(directory):
-        try:
-            texts[str(path.relative_to(directory.parent))] = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            texts[str(path.relative_to(directory.parent))] = f"\0unreadable: {exc}"
-    return texts
-
-
-def parse_texts(texts: dict[str, str], directory: Path) -> KnowledgeBase:
-    docs = [parse_yaml(text, name) for name, text in sorted(texts.items())]
-    version = hashlib.sha256("".join(f"{k}\0{v}" for k, v in sorted(texts.items())).encode()).hexdigest()[:12]
-    return parse_knowledge(docs, version=version or content_hash(directory))
-
-
 def load_tracked(directory: Path) -> Loaded:
     texts = read_texts(directory)
-    return Loaded(parse_texts(texts, directory), directory, texts)
+    return Loaded(parse_texts(texts), directory, texts)
 
 
 class LiveKnowledge:

@@ -86,6 +86,17 @@ SCENARIO_ANSWERS = {
 }
 
 
+def play(form: Questionnaire, answers: list[str], label: str) -> quiz.Done:
+    """Give the answers as a person types them; every one must be accepted and end in a verdict."""
+    state = QuizState()
+    outcome: quiz.Ask | quiz.Invalid | quiz.Done = quiz.current(form, state)
+    for text in answers:
+        state, outcome = quiz.answer(form, state, text)
+        assert not isinstance(outcome, quiz.Invalid), (label, text)
+    assert isinstance(outcome, quiz.Done), label
+    return outcome
+
+
 def dev_scenarios() -> list[dict[str, object]]:
     path = ROOT.parent / "shared" / "eval" / "dev-questions.yaml"
     if not path.exists():
@@ -99,13 +110,7 @@ def test_dev_scenarios_table(form: Questionnaire) -> None:
     for scenario in scenarios:
         situation = str(scenario["situation"])
         (key,) = [k for k in SCENARIO_ANSWERS if situation.startswith(k)]
-        state = QuizState()
-        outcome: quiz.Ask | quiz.Invalid | quiz.Done = quiz.current(form, state)
-        for text in SCENARIO_ANSWERS[key]:
-            state, outcome = quiz.answer(form, state, text)
-            assert not isinstance(outcome, quiz.Invalid), (key, text)
-        assert isinstance(outcome, quiz.Done), key
-        assert outcome.verdict.kind.value == scenario["verdict"], key
+        assert play(form, SCENARIO_ANSWERS[key], key).verdict.kind.value == scenario["verdict"], key
 
 
 # The second, independently written set (tests/data/second-eval.yaml), answered as a person would.
@@ -133,13 +138,8 @@ def test_second_set_scenarios_table(form: Questionnaire) -> None:
     for scenario in scenarios:
         situation = str(scenario["situation"])
         (key,) = [k for k in SECOND_SET_ANSWERS if situation.startswith(k)]
-        state = QuizState()
-        outcome: quiz.Ask | quiz.Invalid | quiz.Done = quiz.current(form, state)
-        for text in SECOND_SET_ANSWERS[key]:
-            state, outcome = quiz.answer(form, state, text)
-            assert not isinstance(outcome, quiz.Invalid), (key, text)
-        assert isinstance(outcome, quiz.Done), key
-        assert outcome.verdict.kind.value == scenario["verdict"], (key, outcome.verdict.id)
+        done = play(form, SECOND_SET_ANSWERS[key], key)
+        assert done.verdict.kind.value == scenario["verdict"], (key, done.verdict.id)
 
 
 @pytest.mark.parametrize(
