@@ -7,9 +7,12 @@ stop words of five languages dropped, light suffix stemming.
 
 from __future__ import annotations
 
+import itertools
 import re
 import unicodedata
 from functools import lru_cache
+
+from rapidfuzz import fuzz, process
 
 from pplbot.core.lexicon import STOP_WORDS, TRANSLATIONS
 
@@ -55,9 +58,27 @@ for _line in _MULTI_SOURCE.strip().splitlines():
         _MULTI[tuple(_variant.split())] = tuple(_out.split())
 _MULTI_MAX = max(len(k) for k in _MULTI)
 _MULTI_FIRST = frozenset(k[0] for k in _MULTI)
+_MULTI_WORD_SET = frozenset(w for key in _MULTI for w in key)
+
+
+_MULTI_WORDS = sorted({w for key in _MULTI for w in key if len(w) >= 6})
+
+
+@lru_cache(maxsize=16384)
+def _fix_term_typo(token: str) -> str:
+    """'producton' -> 'production', so a typo does not break a multi-word term apart."""
+    if len(token) < 6 or token in _MULTI_WORD_SET:
+        return token
+    found = process.extractOne(token, _MULTI_WORDS, scorer=fuzz.ratio, score_cutoff=88)
+    return str(found[0]) if found else token
+
+
+def _fix_term_typos(tokens: list[str]) -> list[str]:
+    return [_fix_term_typo(t) for t in tokens]
 
 
 def _join_terms(tokens: list[str]) -> list[str]:
+    tokens = _fix_term_typos(tokens)
     out: list[str] = []
     i = 0
     while i < len(tokens):
@@ -643,7 +664,7 @@ def _clean(text: str) -> str:
         decomposed = unicodedata.normalize("NFKD", text)
         stripped = "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
     stripped = stripped.replace("'", "").replace("\u2019", "").replace("ß", "ss")
-    stripped = _SECTION.sub(_section, stripped)
+    stripped = _SECTION.sub(_section, stripped.replace("§", " section "))
     return " ".join(_NON_WORD.split(stripped)).strip()
 
 
@@ -676,11 +697,18 @@ def normalize(text: str) -> tuple[str, ...]:
 DOMAIN_TERMS = frozenset(
     """ppl copyfarleft copyleft copyfair coopyright disco fairshare fairshares bauwen kleiner magyar
     telekommunisten telekommunist opencooperativism cnpl acsl hippocratic coopcycle meretz rigi schlatterbeck
-    exvestment platformcoop workerowned benkler ostrom p2p manifesto""".split()
+    exvestment platformcoop workerowned benkler ostrom p2p manifesto licensor sublicense""".split()
 )
 _SECTION_TOKEN = re.compile(r"^[1-8][a-i](?:i{1,3}|iv)?$")
 
 
+_SECTION_WORDS = frozenset(
+    {"section", "clause", "article", "paragraph", "sec", "art", "artikel", "articulo", "seccion"}
+)
+
+
 def mentions_domain(tokens: tuple[str, ...]) -> bool:
-    """True when the tokens name the PPL, its concepts or one of its sections ("4c")."""
-    return any(t in DOMAIN_TERMS or _SECTION_TOKEN.match(t) for t in tokens)
+    """True when the tokens name the PPL, its concepts or one of its sections ("4c", "section 6")."""
+    if any(t in DOMAIN_TERMS or _SECTION_TOKEN.match(t) for t in tokens):
+        return True
+    return any(a in _SECTION_WORDS and b in "12345678" and len(b) == 1 for a, b in itertools.pairwise(tokens))
