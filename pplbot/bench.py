@@ -13,6 +13,7 @@ import gc
 import random
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -68,8 +69,10 @@ def evaluate(bot: Bot, dev: dict[str, list[dict[str, object]]]) -> Quality:
     return _score(ask, dev)
 
 
-def _score(ask: object, dev: dict[str, list[dict[str, object]]]) -> Quality:
-    assert callable(ask)
+Ask = Callable[[str, int], tuple[bool, bool, str]]  # question, n -> (answered, suggested, reply)
+
+
+def _score(ask: Ask, dev: dict[str, list[dict[str, object]]]) -> Quality:
     in_scope, out_scope = dev.get("in_scope", []), dev.get("out_of_scope", [])
     passed = suggested = false_answers = 0
     failures = []

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -77,8 +77,6 @@ class Tuning:
     entry_weight: float = 0.6  # share of the query's words found anywhere in the entry (phrases, answer, tags)
     fuzz_weight: float = 0.2  # rapidfuzz token_sort_ratio of the query and that phrase
     unknown_factor: float = 1.0  # weight of a word the index has never seen, relative to the rarest
-    k1: float = 0.0  # BM25-style saturation of a word's frequency in the entry (0: presence only)
-    b: float = 0.75  # BM25-style length normalisation (with k1 > 0)
     rescore: int = 100  # candidates that get the full (slower) score
 
 
@@ -101,8 +99,6 @@ class Matcher:
         self._phrase_norm: list[str] = []
         self._entry_answer_tokens: list[frozenset[str]] = []
         self._entry_tokens: list[frozenset[str]] = []
-        self._entry_tf: list[dict[str, int]] = []
-        self._entry_len: list[int] = []
         postings: dict[str, list[int]] = defaultdict(list)
         entry_df: dict[str, int] = defaultdict(int)
         for entry in entries:
@@ -110,10 +106,9 @@ class Matcher:
             self.entries.append(entry)
             answer_tokens = frozenset(normalize(entry.answer))
             self._entry_answer_tokens.append(answer_tokens)
-            counts: Counter[str] = Counter(answer_tokens)
-            counts.update(normalize(entry.more or ""))
+            doc = set(answer_tokens) | set(normalize(entry.more or ""))
             for tag in entry.tags:
-                counts.update(normalize(tag))
+                doc.update(normalize(tag))
             for phrase in entry.questions:
                 tokens = normalize(phrase)
                 if not tokens:
@@ -125,15 +120,12 @@ class Matcher:
                 self._phrase_norm.append(" ".join(tokens))
                 for t in set(tokens):
                     postings[t].append(p_idx)
-                counts.update(tokens)
-            self._entry_tokens.append(frozenset(counts))
-            self._entry_tf.append(dict(counts))
-            self._entry_len.append(sum(counts.values()))
-            for t in counts:
+                doc.update(tokens)
+            self._entry_tokens.append(frozenset(doc))
+            for t in doc:
                 entry_df[t] += 1
         n = max(len(self._phrase_text), 1)
         n_entries = max(len(self.entries), 1)
-        self._avg_len = max(1.0, sum(self._entry_len) / n_entries)
         self._entry_idf = {t: math.log(1 + n_entries / df) for t, df in entry_df.items()}
         self._entry_unknown_idf = math.log(1 + n_entries) * self.tuning.unknown_factor
         self._postings = dict(postings)
@@ -218,14 +210,9 @@ class Matcher:
         return sorted(best_by_entry.values(), key=lambda c: (-c.score, c.entry.id))
 
     def _coverage(self, e_idx: int, weights: dict[str, float]) -> float:
-        """Weighted share of the query's words in the entry (saturated by frequency if k1 > 0)."""
-        k1 = self.tuning.k1
-        if k1 <= 0:
-            doc = self._entry_tokens[e_idx]
-            return sum(w for tok, w in weights.items() if tok in doc)
-        tf = self._entry_tf[e_idx]
-        norm = k1 * (1 - self.tuning.b + self.tuning.b * self._entry_len[e_idx] / self._avg_len)
-        return sum(w * tf[tok] * (k1 + 1) / (tf[tok] + norm) / (k1 + 1) for tok, w in weights.items() if tok in tf)
+        """Weight of the query's words that occur anywhere in the entry."""
+        doc = self._entry_tokens[e_idx]
+        return sum(w for tok, w in weights.items() if tok in doc)
 
     def _rival(self, best: Candidate, ranked: list[Candidate]) -> Candidate | None:
         """The best candidate on a different topic: not related, and an answer that shares few words."""

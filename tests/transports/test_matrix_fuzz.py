@@ -57,12 +57,8 @@ from pplbot.transports.matrix_events import (
     to_incoming,
     too_old,
 )
+from tests.transports.samples import ALICE, BOB, BOT, ROOM, TS
 
-BOT = "@pplbot:example.org"
-ALICE = "@alice:example.org"
-BOB = "@bob:other.net"
-ROOM = "!room:example.org"
-TS = 1_795_000_000_000
 NOW = datetime.fromtimestamp(TS / 1000, UTC) + timedelta(seconds=30)
 MAX_TS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z; see test_far_future_timestamps_are_not_raised
 CTX = Context(BOT, bot_names=("PPL Bot",), prefix="!ppl")

@@ -34,12 +34,8 @@ from pplbot.transports.matrix_events import (
     to_incoming,
     too_old,
 )
+from tests.transports.samples import ALICE, BOB, BOT, ROOM, TS
 
-BOT = "@pplbot:example.org"
-ALICE = "@alice:example.org"
-BOB = "@bob:other.net"
-ROOM = "!room:example.org"
-TS = 1_795_000_000_000
 CTX = Context(BOT, bot_names=("PPL Bot",), prefix="!ppl")
 OPTIONS = tuple(button_value("activity", i) for i in range(4))
 
