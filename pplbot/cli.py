@@ -24,6 +24,7 @@ from pplbot.config import Settings, load_settings
 from pplbot.core.bot import Bot, BotOptions
 from pplbot.core.knowledge import KnowledgeBase
 from pplbot.core.messages import ReplyKind
+from pplbot.embedding import load_embedder
 from pplbot.errors import ConfigError, KnowledgeError, PplbotError, StoreError
 from pplbot.knowledge_files import load_knowledge
 from pplbot.logs import setup_logging
@@ -56,7 +57,14 @@ def _parser() -> argparse.ArgumentParser:
     kb.add_argument("action", choices=["lint"])
     kb.add_argument("directory", nargs="?", type=Path)
     bench = sub.add_parser("bench", help="measure retrieval quality and speed")
-    bench.add_argument("--dev-set", type=Path, help="evaluation YAML (default ../shared/eval/dev-questions.yaml)")
+    bench.add_argument(
+        "--dev-set",
+        type=Path,
+        nargs="+",
+        help="question sets, the first used for tuning (default: ../shared/eval/dev-questions.yaml, "
+        "tests/data/second-eval.yaml, tests/data/third-eval.yaml)",
+    )
+    bench.add_argument("--verbose", action="store_true", help="list the questions pplbot missed")
     bench.add_argument("--quick", action="store_true", help="skip the 10,000-entry synthetic run")
     return parser
 
@@ -101,7 +109,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _quiz(kb, settings, args.answers, args.json)
         from pplbot.bench import run_bench
 
-        return run_bench(kb, args.dev_set, quick=args.quick)
+        return run_bench(kb, args.dev_set, quick=args.quick, verbose=args.verbose, knowledge=settings.knowledge_dir)
     except KnowledgeError as exc:
         print(f"pplbot: the knowledge base has {len(exc.issues)} problem(s):", file=sys.stderr)
         for issue in exc.issues:
@@ -118,8 +126,13 @@ def _knowledge(settings: Settings) -> KnowledgeBase:
     return load_knowledge(settings.knowledge_dir)
 
 
-def bot_for(kb: KnowledgeBase, settings: Settings) -> Bot:
-    return Bot(kb, BotOptions(quiz_idle=timedelta(minutes=settings.quiz_idle_minutes)))
+def bot_for(kb: KnowledgeBase, settings: Settings, *, detail_on_request: bool = True) -> Bot:
+    options = BotOptions(
+        quiz_idle=timedelta(minutes=settings.quiz_idle_minutes),
+        detail_on_request=detail_on_request,
+        embedder=load_embedder(),
+    )
+    return Bot(kb, options)
 
 
 def _check(directory: Path) -> int:
@@ -140,7 +153,8 @@ def _check(directory: Path) -> int:
 
 
 def _ask(kb: KnowledgeBase, settings: Settings, questions: list[str], as_json: bool) -> int:
-    service = Service(bot_for(kb, settings), MemoryStore())
+    # one-shot answers for scripts: the whole answer at once, `more` included
+    service = Service(bot_for(kb, settings, detail_on_request=False), MemoryStore())
     lines = sys.stdin if questions == ["-"] else questions
     for n, raw in enumerate(lines):
         question = raw.rstrip("\n")
@@ -195,7 +209,7 @@ def _chat(settings: Settings) -> int:
     chat = ConsoleChat(service, readline_input(settings.data_dir / "history"), sys.stdout, live=live)
     greeting = (
         f"pplbot — questions about the Peer Production License ({len(live.current.kb.entries)} answers loaded).\n"
-        "Ask a question, type /quiz to check your use of a PPL work, /help for more, quit to leave."
+        "Ask a question, type quiz to check your use of a PPL work, help for more, quit to leave."
     )
     try:
         return chat.run(greeting)

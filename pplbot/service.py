@@ -70,7 +70,7 @@ class Service:
                 return [
                     Reply("Moderator commands are not enabled here.", ReplyKind.INFO, reply_to=incoming.message_id)
                 ], []
-            return self.moderation.handle(incoming, command.args), []
+            return self.moderation.handle(incoming, command.args, self.bot), []
         key = SessionKey.of(incoming)
         store_ok = True
         try:

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
 
+from pplbot.core.vocabulary import Vocabulary
+
 __all__ = [
     "Answer",
     "Entry",
@@ -43,11 +45,21 @@ class VerdictKind(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Answer:
-    """An option of a questionnaire question; leads to a question or a verdict (by id)."""
+    """An option of a questionnaire question; leads to a question or a verdict (by id).
+
+    `aliases` are words people type for it; `short` is how the verdict echoes it ("because you
+    said: ..."); `conditions` are condition texts that choosing it adds to the verdict.
+    """
 
     label: str
     next: str
     aliases: tuple[str, ...] = ()
+    short: str = ""
+    conditions: tuple[str, ...] = ()
+
+    @property
+    def echo(self) -> str:
+        return self.short or self.label
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,10 +72,12 @@ class Question:
 
 @dataclass(frozen=True, slots=True)
 class Verdict:
+    """The end of a path: `why` is the one-sentence reason shown with it, `detail` the full one."""
+
     id: str
     kind: VerdictKind
-    summary: str
     why: str
+    detail: str
     sections: tuple[str, ...]
     conditions: tuple[str, ...]
     next_steps: str
@@ -95,10 +109,17 @@ class KnowledgeBase:
     questionnaire: Questionnaire | None = None
     version: str = ""
     by_id: Mapping[str, Entry] = field(default_factory=lambda: MappingProxyType({}))
+    vocabulary: Vocabulary = field(default_factory=Vocabulary)
 
     @staticmethod
-    def of(entries: tuple[Entry, ...], questionnaire: Questionnaire | None = None, version: str = "") -> KnowledgeBase:
-        return KnowledgeBase(entries, questionnaire, version, MappingProxyType({e.id: e for e in entries}))
+    def of(
+        entries: tuple[Entry, ...],
+        questionnaire: Questionnaire | None = None,
+        version: str = "",
+        vocabulary: Vocabulary | None = None,
+    ) -> KnowledgeBase:
+        by_id = MappingProxyType({e.id: e for e in entries})
+        return KnowledgeBase(entries, questionnaire, version, by_id, vocabulary or Vocabulary())
 
     @property
     def phrase_count(self) -> int:

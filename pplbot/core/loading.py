@@ -1,104 +1,40 @@
 """Validate plain knowledge data into a KnowledgeBase, collecting every problem first.
 
-Each problem is an Issue `file:line: path: message`. A file holds either FAQ `entries:` or a
-`questionnaire:`; both are checked here so moderators get one report for everything.
+Each problem is an Issue `file:line: path: message`. A file holds FAQ `entries:`, the
+`questionnaire:` (checked in quiz_loading.py) or the matcher's `vocabulary:`; all are checked
+in one pass so moderators get one report for everything.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
-from typing import TypeVar
+from collections.abc import Sequence
+from types import MappingProxyType
 
-from pplbot.core.documents import Document, Path, format_path
-from pplbot.core.knowledge import (
-    Answer,
-    Entry,
-    KnowledgeBase,
-    Question,
-    Questionnaire,
-    Verdict,
-    VerdictKind,
-)
-from pplbot.core.normalizing import normalize
+from pplbot.core.checking import Checker
+from pplbot.core.documents import Document, Path
+from pplbot.core.knowledge import Entry, KnowledgeBase, Questionnaire
+from pplbot.core.normalizing import words
+from pplbot.core.quiz_loading import parse_questionnaire
+from pplbot.core.vocabulary import LANGUAGES, Vocabulary
 from pplbot.errors import Issue, KnowledgeError
 
-__all__ = ["ENTRY_KEYS", "parse_knowledge"]
+__all__ = ["ANSWER_MAX_WORDS", "BARE_LEADS", "ENTRY_KEYS", "bare_lead", "parse_knowledge"]
 
 ENTRY_KEYS = ("id", "questions", "answer", "more", "sources", "tags", "related")
-_ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
-_YAML11 = {
-    bool: "a boolean",
-    int: "a number",
-    float: "a number",
-    type(None): "empty (null)",
-}
-T = TypeVar("T")
-
-
-class _Checker:
-    """Collects issues for one document while reading typed values out of it."""
-
-    def __init__(self, doc: Document, issues: list[Issue]) -> None:
-        self.doc = doc
-        self.issues = issues
-
-    def issue(self, path: Path, message: str) -> None:
-        self.issues.append(Issue(self.doc.file, self.doc.line(path), format_path(path), message))
-
-    def text(self, value: object, path: Path, *, required: bool = True) -> str | None:
-        if value is None and not required:
-            return None
-        if isinstance(value, str) and value.strip():
-            return value.strip()
-        if isinstance(value, str):
-            self.issue(path, "must be a non-empty string")
-        elif type(value) in _YAML11 and path in self.doc.raw:
-            self.issue(
-                path,
-                f"must be a string, but YAML read {self.doc.raw[path]!r} as {_YAML11[type(value)]}; put it in quotes",
-            )
-        else:
-            self.issue(path, "must be a non-empty string")
-        return None
-
-    def texts(self, value: object, path: Path, *, minimum: int = 1) -> tuple[str, ...]:
-        if value is None and minimum == 0:
-            return ()
-        if not isinstance(value, list):
-            self.issue(path, "must be a list of strings")
-            return ()
-        out = [self.text(item, (*path, i)) for i, item in enumerate(value)]
-        good = tuple(s for s in out if s is not None)
-        if len(value) < minimum:
-            self.issue(path, f"must have at least {minimum} item{'s' if minimum > 1 else ''}")
-        return good
-
-    def mapping(self, value: object, path: Path, allowed: Sequence[str]) -> dict[str, object] | None:
-        if not isinstance(value, dict):
-            self.issue(path, "must be a mapping (key: value)")
-            return None
-        for key in value:
-            if key not in allowed:
-                hint = _closest(key, allowed)
-                more = f" (did you mean {hint!r}?)" if hint else ""
-                self.issue((*path, key), f"unknown key{more}; allowed: {', '.join(allowed)}")
-        return value
-
-    def ident(self, value: object, path: Path) -> str | None:
-        s = self.text(value, path)
-        if s is not None and not _ID.match(s):
-            self.issue(path, "must use lowercase letters, digits and '-' only")
-            return None
-        return s
-
-
-def _closest(key: str, allowed: Sequence[str]) -> str | None:
-    from rapidfuzz import process
-    from rapidfuzz.distance import Levenshtein
-
-    found = process.extractOne(key, allowed, scorer=Levenshtein.normalized_similarity)
-    return str(found[0]) if found and found[1] >= 0.5 else None
+ANSWER_MAX_WORDS = 120  # what a group chat sees; the rest goes to `more`
+# First words that answer only one polarity of a question ("Yes", "No", "Generally not"), in the
+# five languages: an answer states the rule instead, so it is true for every paraphrase.
+BARE_LEADS = frozenset(
+    """yes yeah yep no nope not either generally usually normally mostly typically
+    si sí no generalmente normalmente usualmente habitualmente
+    ja nein nee generell normalerweise meistens grundsätzlich üblicherweise
+    oui non généralement generalement habituellement normalement
+    sim não nao geralmente normalmente usualmente""".split()
+)
+_FIRST_WORD = re.compile(r"[\w'’-]+")
+_TOP_KEYS = ("entries", "questionnaire", "vocabulary")
+_VOCABULARY_KEYS = ("terms", "synonyms", "stop_words", "domain_terms", "clash_terms")
 
 
 def parse_knowledge(documents: Sequence[Document], version: str = "") -> KnowledgeBase:
@@ -106,37 +42,44 @@ def parse_knowledge(documents: Sequence[Document], version: str = "") -> Knowled
     issues: list[Issue] = []
     entries: list[Entry] = []
     questionnaires: list[tuple[Questionnaire, Document]] = []
+    vocabularies: list[tuple[Vocabulary, Document]] = []
     for doc in documents:
         if doc.syntax_error:
             issues.append(Issue(doc.file, doc.syntax_line, "", doc.syntax_error))
             continue
-        check = _Checker(doc, issues)
-        top = check.mapping(doc.data, (), ("entries", "questionnaire"))
+        check = Checker(doc, issues)
+        top = check.mapping(doc.data, (), _TOP_KEYS)
         if top is None:
             continue
         if "entries" in top:
             entries.extend(_entries(check, top["entries"]))
         if "questionnaire" in top:
-            q = _questionnaire(check, top["questionnaire"])
+            q = parse_questionnaire(check, top["questionnaire"])
             if q is not None:
                 questionnaires.append((q, doc))
-        if not {"entries", "questionnaire"} & set(top):
-            check.issue((), "expected a top-level 'entries:' or 'questionnaire:' key")
+        if "vocabulary" in top:
+            vocabularies.append((_vocabulary(check, top["vocabulary"]), doc))
+        if not set(_TOP_KEYS) & set(top):
+            check.issue((), "expected a top-level 'entries:', 'questionnaire:' or 'vocabulary:' key")
     _cross_check(entries, issues)
     if len(questionnaires) > 1:
         _, doc = questionnaires[1]
         issues.append(
             Issue(doc.file, doc.line(("questionnaire",)), "questionnaire", "only one questionnaire is allowed")
         )
+    if len(vocabularies) > 1:
+        _, doc = vocabularies[1]
+        issues.append(Issue(doc.file, doc.line(("vocabulary",)), "vocabulary", "only one vocabulary is allowed"))
     if not entries and not issues:
         issues.append(Issue("knowledge", 0, "", "no FAQ entries found"))
     if issues:
         raise KnowledgeError(issues)
     questionnaire = questionnaires[0][0] if questionnaires else None
-    return KnowledgeBase.of(tuple(entries), questionnaire, version)
+    vocabulary = vocabularies[0][0] if vocabularies else None
+    return KnowledgeBase.of(tuple(entries), questionnaire, version, vocabulary)
 
 
-def _entries(check: _Checker, value: object) -> list[Entry]:
+def _entries(check: Checker, value: object) -> list[Entry]:
     if not isinstance(value, list):
         check.issue(("entries",), "must be a list of entries")
         return []
@@ -149,6 +92,8 @@ def _entries(check: _Checker, value: object) -> list[Entry]:
         ident = check.ident(item.get("id"), (*path, "id"))
         questions = check.texts(item.get("questions"), (*path, "questions"))
         answer = check.text(item.get("answer"), (*path, "answer"))
+        if answer is not None:
+            _check_answer(check, answer, (*path, "answer"))
         more = check.text(item.get("more"), (*path, "more"), required=False)
         if "sources" not in item:
             check.issue(path, "entry has no sources: cite a licence section or a source")
@@ -169,6 +114,29 @@ def _entries(check: _Checker, value: object) -> list[Entry]:
     return out
 
 
+def bare_lead(text: str) -> str | None:
+    """The first word of `text` if it is a bare yes/no/usually-style opening, else None."""
+    found = _FIRST_WORD.search(text)
+    word = found.group(0).lower() if found else ""
+    return word if word in BARE_LEADS else None
+
+
+def _check_answer(check: Checker, answer: str, path: Path) -> None:
+    lead = bare_lead(answer)
+    if lead is not None:
+        check.issue(
+            path,
+            f"opens with {lead!r}: state the rule in the first sentence so it is true for every paraphrase "
+            "(e.g. 'Section 4(d) bars any use by ...'), not a bare yes/no",
+        )
+    count = len(answer.split())
+    if count > ANSWER_MAX_WORDS:
+        check.issue(
+            path,
+            f"has {count} words; keep it to {ANSWER_MAX_WORDS} (a lead sentence and the sections) and move the rest to 'more'",
+        )
+
+
 def _cross_check(entries: list[Entry], issues: list[Issue]) -> None:
     seen: dict[str, Entry] = {}
     phrases: dict[str, Entry] = {}
@@ -180,7 +148,7 @@ def _cross_check(entries: list[Entry], issues: list[Issue]) -> None:
         else:
             seen[entry.id] = entry
         for phrase in entry.questions:
-            key = " ".join(normalize(phrase))
+            key = " ".join(words(phrase))
             if not key:
                 continue
             other = phrases.get(key)
@@ -201,182 +169,46 @@ def _cross_check(entries: list[Entry], issues: list[Issue]) -> None:
     entries[:] = [e for e in entries if e.answer and e.questions and e.sources]
 
 
-_Q_KEYS = ("title", "start", "disclaimer", "triggers", "conditions", "questions", "verdicts")
-_QUESTION_KEYS = ("id", "text", "why", "options")
-_OPTION_KEYS = ("label", "next", "aliases")
-_VERDICT_KEYS = ("id", "verdict", "summary", "why", "sections", "conditions", "next_steps")
+def _word_list(check: Checker, value: object, path: Path) -> tuple[str, ...]:
+    """A list of words or phrases; each must have letters or digits once punctuation is gone."""
+    out = check.texts(value, path, minimum=0)
+    for i, item in enumerate(out):
+        if not words(item):
+            check.issue((*path, i), "has no letters or digits")
+    return tuple(o for o in out if words(o))
 
 
-def _questionnaire(check: _Checker, value: object) -> Questionnaire | None:
-    base: Path = ("questionnaire",)
-    top = check.mapping(value, base, _Q_KEYS)
-    if top is None:
-        return None
-    title = check.text(top.get("title"), (*base, "title")) or ""
-    start = check.ident(top.get("start"), (*base, "start"))
-    disclaimer = check.text(top.get("disclaimer"), (*base, "disclaimer")) or ""
-    triggers = check.texts(top.get("triggers"), (*base, "triggers"), minimum=0)
-    conditions: dict[str, str] = {}
-    raw_conditions = check.mapping(top.get("conditions"), (*base, "conditions"), list(_keys(top.get("conditions"))))
-    for key, text in (raw_conditions or {}).items():
-        value_text = check.text(text, (*base, "conditions", key))
-        if value_text:
-            conditions[key] = value_text
-    questions = _items(
-        check, top.get("questions"), (*base, "questions"), lambda item, path: _question(check, item, path)
+def _vocabulary(check: Checker, value: object) -> Vocabulary:
+    base: Path = ("vocabulary",)
+    top = check.mapping(value, base, _VOCABULARY_KEYS) or {}
+    terms: dict[str, tuple[str, ...]] = {}
+    raw_terms = top.get("terms", {})
+    if check.mapping(raw_terms, (*base, "terms"), [str(k) for k in raw_terms] if isinstance(raw_terms, dict) else []):
+        assert isinstance(raw_terms, dict)
+        for token, phrases in raw_terms.items():
+            path = (*base, "terms", token)
+            if len(words(str(token))) != 1:
+                check.issue(path, "a term's token must be one word (letters and digits)")
+            terms[str(token)] = _word_list(check, phrases, path)
+    synonyms: dict[str, MappingProxyType[str, tuple[str, ...]]] = {}
+    raw_syn = top.get("synonyms", {})
+    if check.mapping(raw_syn, (*base, "synonyms"), LANGUAGES):
+        assert isinstance(raw_syn, dict)
+        for lang, groups in raw_syn.items():
+            path = (*base, "synonyms", lang)
+            if not check.mapping(groups, path, [str(k) for k in groups] if isinstance(groups, dict) else []):
+                continue
+            assert isinstance(groups, dict)
+            table = {}
+            for canonical, variants in groups.items():
+                if len(words(str(canonical))) != 1:
+                    check.issue((*path, canonical), "a synonym group's first word must be one word")
+                table[str(canonical)] = _word_list(check, variants, (*path, canonical))
+            synonyms[str(lang)] = MappingProxyType(table)
+    return Vocabulary(
+        MappingProxyType(terms),
+        MappingProxyType(synonyms),
+        _word_list(check, top.get("stop_words"), (*base, "stop_words")),
+        _word_list(check, top.get("domain_terms"), (*base, "domain_terms")),
+        _word_list(check, top.get("clash_terms"), (*base, "clash_terms")),
     )
-    verdicts = _items(
-        check, top.get("verdicts"), (*base, "verdicts"), lambda item, path: _verdict(check, item, path, conditions)
-    )
-    q_by_id: dict[str, tuple[Question, Path]] = {}
-    v_by_id: dict[str, tuple[Verdict, Path]] = {}
-    for q, path in questions:
-        if q.id in q_by_id or q.id in v_by_id:
-            check.issue((*path, "id"), f"duplicate questionnaire id {q.id!r}")
-        q_by_id[q.id] = (q, path)
-    for v, path in verdicts:
-        if v.id in q_by_id or v.id in v_by_id:
-            check.issue((*path, "id"), f"duplicate questionnaire id {v.id!r}")
-        v_by_id[v.id] = (v, path)
-    before = len(check.issues)
-    for q, path in q_by_id.values():
-        for i, option in enumerate(q.options):
-            if option.next not in q_by_id and option.next not in v_by_id:
-                check.issue(
-                    (*path, "options", i, "next"),
-                    f"leads to {option.next!r}, which is neither a question nor a verdict",
-                )
-    if start and start not in q_by_id:
-        check.issue((*base, "start"), f"start {start!r} is not a question")
-    if len(check.issues) > before or not start or start not in q_by_id:
-        return None
-    depths = _check_graph(check, start, q_by_id, v_by_id)
-    if depths is None:
-        return None
-    return Questionnaire(
-        start,
-        title,
-        {k: v[0] for k, v in q_by_id.items()},
-        {k: v[0] for k, v in v_by_id.items()},
-        disclaimer,
-        depths,
-        triggers,
-    )
-
-
-def _keys(value: object) -> list[str]:
-    return [str(k) for k in value] if isinstance(value, dict) else []
-
-
-def _items(
-    check: _Checker, value: object, path: Path, build: Callable[[object, Path], T | None]
-) -> list[tuple[T, Path]]:
-    if not isinstance(value, list) or not value:
-        check.issue(path, "must be a non-empty list")
-        return []
-    out = []
-    for i, item in enumerate(value):
-        built = build(item, (*path, i))
-        if built is not None:
-            out.append((built, (*path, i)))
-    return out
-
-
-def _question(check: _Checker, value: object, path: Path) -> Question | None:
-    item = check.mapping(value, path, _QUESTION_KEYS)
-    if item is None:
-        return None
-    ident = check.ident(item.get("id"), (*path, "id"))
-    text = check.text(item.get("text"), (*path, "text"))
-    why = check.text(item.get("why"), (*path, "why"))
-    options: list[Answer] = []
-    raw_options = item.get("options")
-    if not isinstance(raw_options, list) or len(raw_options) < 2:
-        check.issue((*path, "options"), "must be a list of at least 2 options")
-        raw_options = raw_options if isinstance(raw_options, list) else []
-    for i, raw in enumerate(raw_options):
-        opath = (*path, "options", i)
-        option = check.mapping(raw, opath, _OPTION_KEYS)
-        if option is None:
-            continue
-        label = check.text(option.get("label"), (*opath, "label"))
-        nxt = check.ident(option.get("next"), (*opath, "next"))
-        aliases = check.texts(option.get("aliases"), (*opath, "aliases"), minimum=0)
-        if label and nxt:
-            options.append(Answer(label, nxt, aliases))
-    if ident and text and why and len(options) == len(raw_options) >= 2:
-        return Question(ident, text, why, tuple(options))
-    return None
-
-
-def _verdict(check: _Checker, value: object, path: Path, conditions: dict[str, str]) -> Verdict | None:
-    item = check.mapping(value, path, _VERDICT_KEYS)
-    if item is None:
-        return None
-    ident = check.ident(item.get("id"), (*path, "id"))
-    kind_text = check.text(item.get("verdict"), (*path, "verdict"))
-    kind = None
-    if kind_text is not None:
-        try:
-            kind = VerdictKind(kind_text)
-        except ValueError:
-            check.issue((*path, "verdict"), f"must be one of {', '.join(v.value for v in VerdictKind)}")
-    summary = check.text(item.get("summary"), (*path, "summary"))
-    why = check.text(item.get("why"), (*path, "why"))
-    sections = check.texts(item.get("sections"), (*path, "sections"))
-    if "sections" in item and not sections:
-        check.issue((*path, "sections"), "every verdict must cite at least one licence section")
-    cond_ids = check.texts(item.get("conditions"), (*path, "conditions"), minimum=0)
-    resolved = []
-    for i, cid in enumerate(cond_ids):
-        if cid in conditions:
-            resolved.append(conditions[cid])
-        else:
-            check.issue(
-                (*path, "conditions", i), f"unknown condition {cid!r}; define it under questionnaire.conditions"
-            )
-    next_steps = check.text(item.get("next_steps"), (*path, "next_steps"))
-    if ident and kind and summary and why and sections and next_steps and len(resolved) == len(cond_ids):
-        return Verdict(ident, kind, summary, why, sections, tuple(resolved), next_steps)
-    return None
-
-
-def _check_graph(
-    check: _Checker,
-    start: str,
-    questions: dict[str, tuple[Question, Path]],
-    verdicts: dict[str, tuple[Verdict, Path]],
-) -> dict[str, int] | None:
-    """No cycles, every node reachable; returns each question's longest path to a verdict."""
-    depth: dict[str, int] = {}
-    state: dict[str, str] = {}
-    ok = True
-
-    def visit(node: str) -> int:
-        nonlocal ok
-        if node in verdicts:
-            return 0
-        if state.get(node) == "done":
-            return depth[node]
-        if state.get(node) == "active":
-            ok = False
-            check.issue((*questions[node][1], "id"), f"question {node!r} is part of a cycle")
-            return 0
-        state[node] = "active"
-        longest = max(visit(o.next) for o in questions[node][0].options)
-        state[node] = "done"
-        depth[node] = longest + 1
-        return depth[node]
-
-    visit(start)
-    reached = set(depth)
-    reached |= {o.next for q, _ in questions.values() if q.id in reached for o in q.options}
-    for qid, (_, path) in questions.items():
-        if qid not in reached:
-            check.issue((*path, "id"), f"question {qid!r} cannot be reached from the start")
-            ok = False
-    for vid, (_, path) in verdicts.items():
-        if vid not in reached:
-            check.issue((*path, "id"), f"verdict {vid!r} cannot be reached from the start")
-            ok = False
-    return depth if ok else None

@@ -1,245 +1,243 @@
-"""Find the entry that answers a question: an inverted index over normalised phrases.
+"""Find the entry that answers a question, or say honestly that none does.
 
-Candidates come from the phrases that share words with the query (an index, not a scan).
-Each gets a score (0-100) that blends three views, weighted by `Tuning`:
-- the IDF-weighted Dice overlap of the query and the phrase (both ways: nothing missing, little extra);
-- the IDF-weighted share of the query's words found anywhere in the entry (its phrases, answer,
-  detail and tags): long questions carry context words that the answer uses;
-- rapidfuzz's token_sort_ratio of the normalised query and phrase (word order, near spellings).
-Unknown query words are first corrected to the nearest indexed word (rapidfuzz, same length
-band) when they are close enough; words still unknown weigh as much as the rarest word, so an
-off-topic question full of unknown words scores low.
+Candidates come from two places: an inverted index over the paraphrases' tokens (words the
+question shares with a phrase) and, when an embedder is given, the phrases whose sentence
+vectors lie closest to the question's. Each candidate phrase gets a score (0-100) that blends:
+- lexical: the IDF-weighted Dice overlap of question and phrase, the IDF-weighted share of the
+  question's words found anywhere in the entry (phrases, answer, detail, tags), and rapidfuzz's
+  token_sort_ratio (word order, near spellings);
+- semantic: the cosine of the two sentence vectors.
+Tokens depend on the question's language (its Snowball stemmer and synonyms), so the index is
+kept per language and built the first time a question in that language arrives.
 
-Two gates decide: an answer needs a cutoff *and* a margin over the best candidate on a different
-topic (an entry that is neither related nor shares much of its answer's words). The cutoff is
-lower when the question names the domain (PPL, copyfarleft, a section such as 4(c)) and higher
-when it does not, because off-topic chat rarely names it. From the suggest cutoff up, the bot
-offers "did you mean"; below, nothing. All thresholds were measured with `pplbot bench`.
+`gate.decide` then chooses answer / "did you mean" / "I don't know" from those scores, the
+margin to the best entry on another topic, and whether the question names the subject.
 """
 
 from __future__ import annotations
 
-import heapq
-import math
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from enum import StrEnum
 
+import numpy as np
 from rapidfuzz import fuzz, process
 
+from pplbot.core.gate import Candidate, Match, MatchKind, Thresholds, decide
 from pplbot.core.knowledge import Entry
-from pplbot.core.normalizing import mentions_domain, normalize
+from pplbot.core.normalizing import Normalizer
+from pplbot.core.semantic import Embedder, unit_rows
+from pplbot.core.token_index import LanguageIndex, SurfaceCorpus
+from pplbot.core.vocabulary import LANGUAGES
 
-__all__ = ["Candidate", "Match", "MatchKind", "Matcher", "Thresholds", "Tuning", "normalize"]
-
-
-class MatchKind(StrEnum):
-    ANSWER = "answer"
-    SUGGEST = "suggest"
-    NONE = "none"
-
-
-@dataclass(frozen=True, slots=True)
-class Thresholds:
-    answer_cutoff: float = 36.0  # when the question names the domain (PPL, copyfarleft, 4(c), ...)
-    answer_cutoff_unanchored: float = 66.0  # when it does not: off-topic questions rarely do
-    suggest_cutoff: float = 28.0
-    suggest_cutoff_unanchored: float = 50.0
-    margin: float = 2.0
-    max_suggestions: int = 3
-
-
-@dataclass(frozen=True, slots=True)
-class Candidate:
-    """An entry that could answer, with its best phrase and score: the 'why' of a match."""
-
-    entry: Entry
-    phrase: str
-    score: float
-
-
-@dataclass(frozen=True, slots=True)
-class Match:
-    kind: MatchKind
-    candidates: tuple[Candidate, ...]
-
-    @property
-    def best(self) -> Candidate | None:
-        return self.candidates[0] if self.candidates else None
+__all__ = ["Candidate", "Match", "MatchKind", "Matcher", "Thresholds", "Tuning"]
 
 
 @dataclass(frozen=True, slots=True)
 class Tuning:
-    """Weights of the score; measured with `pplbot bench`, not guessed."""
+    """Weights of the score; fitted with `scripts/fit_gate.py` on the dev set only."""
 
-    phrase_weight: float = 0.2  # IDF-weighted Dice of the query and the entry's best phrase
-    entry_weight: float = 0.6  # share of the query's words found anywhere in the entry (phrases, answer, tags)
-    fuzz_weight: float = 0.2  # rapidfuzz token_sort_ratio of the query and that phrase
-    unknown_factor: float = 1.0  # weight of a word the index has never seen, relative to the rarest
-    rescore: int = 100  # candidates that get the full (slower) score
+    phrase_weight: float = 0.1  # IDF-weighted Dice of the question and the phrase
+    entry_weight: float = 0.7  # share of the question's words found anywhere in the entry
+    fuzz_weight: float = 0.2  # token_sort_ratio of the question and the phrase
+    semantic_weight: float = 0.5  # share of the final score that comes from the cosine
+    rescore: int = 60  # lexical candidates that get the full score
+    semantic_candidates: int = 8  # entries nearest by mean phrase vector: their phrases become candidates
 
 
-_CORRECTIONS_MAX = 20000
-_SAME_TOPIC = 0.2  # answers sharing this share of words are on one topic: no ambiguity between them
+_CORRECTIONS_MAX = 20_000
+_RANKED = 20  # entries kept in a ranking: enough for the gate's rival and the suggestions
 
 
 class Matcher:
-    """An index built once from entries; `match()` is a pure function of the query."""
+    """Indexes built once from entries; `match()` is a pure function of the question."""
 
     def __init__(
-        self, entries: Iterable[Entry], thresholds: Thresholds | None = None, tuning: Tuning | None = None
+        self,
+        entries: Iterable[Entry],
+        normalizer: Normalizer | None = None,
+        embedder: Embedder | None = None,
+        thresholds: Thresholds | None = None,
+        tuning: Tuning | None = None,
     ) -> None:
+        self.normalizer = normalizer or Normalizer()
+        self.embedder = embedder
         self.thresholds = thresholds or Thresholds()
         self.tuning = tuning or Tuning()
         self.entries: list[Entry] = []
         self._phrase_entry: list[int] = []
         self._phrase_text: list[str] = []
-        self._phrase_tokens: list[frozenset[str]] = []
-        self._phrase_norm: list[str] = []
-        self._entry_answer_tokens: list[frozenset[str]] = []
-        self._entry_tokens: list[frozenset[str]] = []
-        postings: dict[str, list[int]] = defaultdict(list)
-        entry_df: dict[str, int] = defaultdict(int)
+        self._phrases: list[list[str]] = []
+        self._docs: list[set[str]] = []
+        surface = self.normalizer.surface
         for entry in entries:
-            e_idx = len(self.entries)
-            self.entries.append(entry)
-            answer_tokens = frozenset(normalize(entry.answer))
-            self._entry_answer_tokens.append(answer_tokens)
-            doc = set(answer_tokens) | set(normalize(entry.more or ""))
+            doc = set(surface(entry.answer)) | set(surface(entry.more or ""))
             for tag in entry.tags:
-                doc.update(normalize(tag))
+                doc.update(surface(tag))
             for phrase in entry.questions:
-                tokens = normalize(phrase)
-                if not tokens:
+                ws = surface(phrase)
+                if not ws:
                     continue
-                p_idx = len(self._phrase_text)
-                self._phrase_entry.append(e_idx)
+                self._phrase_entry.append(len(self.entries))
                 self._phrase_text.append(phrase)
-                self._phrase_tokens.append(frozenset(tokens))
-                self._phrase_norm.append(" ".join(tokens))
-                for t in set(tokens):
-                    postings[t].append(p_idx)
-                doc.update(tokens)
-            self._entry_tokens.append(frozenset(doc))
-            for t in doc:
-                entry_df[t] += 1
-        n = max(len(self._phrase_text), 1)
-        n_entries = max(len(self.entries), 1)
-        self._entry_idf = {t: math.log(1 + n_entries / df) for t, df in entry_df.items()}
-        self._entry_unknown_idf = math.log(1 + n_entries) * self.tuning.unknown_factor
-        self._postings = dict(postings)
-        self._idf = {t: math.log(1 + n / len(p)) for t, p in postings.items()}
-        self._unknown_idf = math.log(1 + n) * self.tuning.unknown_factor
-        self._phrase_weight = [sum(self._idf[t] for t in toks) for toks in self._phrase_tokens]
-        self._common = max(1000, n // 20)  # postings longer than this only rescore candidates
+                self._phrases.append(ws)
+                doc.update(ws)
+            self.entries.append(entry)
+            self._docs.append(doc)
+        self._entry_index = {e.id: i for i, e in enumerate(self.entries)}
+        self._answer_words = [frozenset(surface(e.answer)) for e in self.entries]
+        known = {w for doc in self._docs for w in doc}
+        self._known = frozenset(known)
         by_length: dict[int, list[str]] = defaultdict(list)
-        for token in self._idf:
-            by_length[len(token)].append(token)
+        for word in known:
+            by_length[len(word)].append(word)
         self._pools = {
             n: by_length.get(n - 1, []) + by_length.get(n, []) + by_length.get(n + 1, []) for n in range(5, 40)
         }
         self._corrections: dict[str, str] = {}
-        self._entry_index = {e.id: i for i, e in enumerate(self.entries)}
+        self._corpus = SurfaceCorpus(self._phrases, self._docs)
+        self._phrase_entry_array = np.array(self._phrase_entry, dtype=np.int64)
+        self._indexes: dict[str, LanguageIndex] = {}
+        self._vectors = embedder.encode(self._phrase_text) if embedder is not None and self._phrase_text else None
+        self._centroids = _centroids(self._vectors, self._phrase_entry_array, len(self.entries))
+        self._entry_phrases = np.argsort(self._phrase_entry_array, kind="stable")
+        self._entry_phrase_ptr = np.searchsorted(
+            self._phrase_entry_array[self._entry_phrases], np.arange(len(self.entries) + 1)
+        )
+        del self._phrases, self._docs  # the corpus holds them now
+        for lang in LANGUAGES:  # built now, so no question waits for its language's index
+            self.index(lang)
 
     @property
     def phrase_count(self) -> int:
         return len(self._phrase_text)
 
-    def _correct(self, token: str) -> str:
-        """The indexed word closest to an unknown word (a typo), or the word itself."""
-        if token in self._idf or len(token) < 5 or token.isdigit():
-            return token
-        if token not in self._corrections:
-            found = process.extractOne(token, self._pools.get(len(token), ()), scorer=fuzz.ratio, score_cutoff=80)
+    def index(self, lang: str) -> LanguageIndex:
+        found = self._indexes.get(lang)
+        if found is None:
+            found = self._indexes[lang] = LanguageIndex(self._corpus, self.normalizer, lang)
+        return found
+
+    def _correct(self, word: str) -> str:
+        """The known word closest to an unknown one (a typo), or the word itself."""
+        if word in self._known or len(word) < 5 or not word.isalpha():
+            return word
+        if word not in self._corrections:
+            found = process.extractOne(word, self._pools.get(len(word), ()), scorer=fuzz.ratio, score_cutoff=80)
             if len(self._corrections) > _CORRECTIONS_MAX:
                 self._corrections.clear()
-            self._corrections[token] = str(found[0]) if found else token
-        return self._corrections[token]
+            self._corrections[word] = str(found[0]) if found else word
+        return self._corrections[word]
 
     def explain(self, text: str) -> list[Candidate]:
         """The best candidates with scores and matching phrases (for moderators)."""
-        return self._rank(tuple(self._correct(t) for t in normalize(text)))
+        return self._rank(text)[0]
 
     def match(self, text: str) -> Match:
-        tokens = tuple(self._correct(t) for t in normalize(text))
-        ranked = self._rank(tokens)
-        if not ranked:
-            return Match(MatchKind.NONE, ())
-        return self._decide(ranked, mentions_domain(tokens))
+        ranked, on_topic, lang = self._rank(text)
+        return decide(ranked, on_topic, lang, self.thresholds, self._same_topic)
 
-    def _rank(self, tokens: tuple[str, ...]) -> list[Candidate]:
-        query = set(tokens)
+    def _rank(self, text: str) -> tuple[list[Candidate], bool, str]:
+        """Candidates in the question's language; when that is not English, also read as English
+        (lingua misjudges short mixed questions) and keep the reading with the better best score."""
+        lang = self.normalizer.language(text)
+        cosines = self._cosines(text)
+        ranked, on_topic = self._rank_in(text, lang, cosines)
+        if lang != "en":
+            english, en_topic = self._rank_in(text, "en", cosines)
+            if english and (not ranked or english[0].score > ranked[0].score):
+                return english, en_topic, "en"
+        return ranked, on_topic, lang
+
+    def _rank_in(self, text: str, lang: str, cosines: np.ndarray | None) -> tuple[list[Candidate], bool]:
+        norm = self.normalizer
+        index = self.index(lang)
+        tokens = tuple(norm.token(lang, w) for w in norm.surface(text, self._correct))
+        on_topic = norm.names_domain(tokens)
+        query = list(dict.fromkeys(tokens))
         if not query:
-            return []
-        weight = {t: self._idf.get(t, self._unknown_idf) for t in query}
-        q_total = sum(weight.values())
-        overlap: dict[int, float] = defaultdict(float)
-        for t in sorted(query, key=lambda t: len(self._postings.get(t, ()))):
-            posting = self._postings.get(t)
-            if not posting:
-                continue
-            w = weight[t]
-            if len(posting) > self._common and overlap:
-                for p in overlap:
-                    if t in self._phrase_tokens[p]:
-                        overlap[p] += w
-            else:
-                for p in posting:
-                    overlap[p] += w
-        if not overlap:
-            return []
-        pw = self._phrase_weight
-        # Dice of the weighted token sets: the F-measure of coverage both ways, cheap to rank by.
-        top = heapq.nlargest(self.tuning.rescore, overlap.items(), key=lambda kv: kv[1] / (q_total + pw[kv[0]]))
-        q_norm = " ".join(tokens)
+            return [], on_topic
+        ids = [index.token_id.get(t, -1) for t in query]
+        weights = [float(index.idf[i]) if i >= 0 else index.unknown_idf for i in ids]
+        doc_weights = [float(index.doc_idf[i]) if i >= 0 else index.unknown_doc_idf for i in ids]
+        q_total, doc_total = sum(weights), sum(doc_weights)
+        overlap = np.zeros(index.phrases)
+        coverage = np.zeros(index.docs)
+        for token, weight, doc_weight in zip(ids, weights, doc_weights, strict=True):
+            if token >= 0:
+                overlap[index.phrases_of(token)] += weight
+                coverage[index.docs_of(token)] += doc_weight
+        coverage /= doc_total
+        dice = 2 * overlap / (q_total + index.phrase_weight)
+        top = _top(dice, self.tuning.rescore)
+        if cosines is not None:
+            top = np.union1d(top, self._semantic_candidates(cosines))
+        if not len(top):
+            return [], on_topic
+        q_text = " ".join(sorted(query))
         tune = self.tuning
-        entry_weight = {tok: self._entry_idf.get(tok, self._entry_unknown_idf) for tok in query}
-        entry_total = sum(entry_weight.values())
-        best_by_entry: dict[int, Candidate] = {}
-        for p, inter in top:
-            e_idx = self._phrase_entry[p]
-            coverage = self._coverage(e_idx, entry_weight) / entry_total
-            dice = 2 * inter / (q_total + pw[p])
-            fuzzy = fuzz.token_sort_ratio(q_norm, self._phrase_norm[p]) / 100
-            score = round(
-                100 * (tune.phrase_weight * dice + tune.entry_weight * coverage + tune.fuzz_weight * fuzzy), 1
-            )
-            if e_idx not in best_by_entry or best_by_entry[e_idx].score < score:
-                best_by_entry[e_idx] = Candidate(self.entries[e_idx], self._phrase_text[p], score)
-        return sorted(best_by_entry.values(), key=lambda c: (-c.score, c.entry.id))
-
-    def _coverage(self, e_idx: int, weights: dict[str, float]) -> float:
-        """Weight of the query's words that occur anywhere in the entry."""
-        doc = self._entry_tokens[e_idx]
-        return sum(w for tok, w in weights.items() if tok in doc)
-
-    def _rival(self, best: Candidate, ranked: list[Candidate]) -> Candidate | None:
-        """The best candidate on a different topic: not related, and an answer that shares few words."""
-        mine = self._answer_tokens_of(best.entry)
-        for other in ranked[1:]:
-            if other.entry.id in best.entry.related or best.entry.id in other.entry.related:
+        fuzzy = (
+            process.cdist([q_text], [index.phrase_text(p) for p in top.tolist()], scorer=fuzz.token_sort_ratio)[0] / 100
+        )
+        entry_of = self._phrase_entry_array[top]
+        cov = coverage[entry_of]
+        lexical = tune.phrase_weight * dice[top] + tune.entry_weight * cov + tune.fuzz_weight * fuzzy
+        semantic = (
+            np.maximum(self._vectors[top] @ cosines, 0.0) if cosines is not None and self._vectors is not None else None
+        )
+        blended = (
+            lexical if semantic is None else (1 - tune.semantic_weight) * lexical + tune.semantic_weight * semantic
+        )
+        scores = np.round(100 * blended, 1)
+        order = np.lexsort((entry_of, -scores))  # best first; ties in a fixed order
+        best: dict[int, Candidate] = {}
+        for k in order.tolist():
+            e_idx = int(entry_of[k])
+            if e_idx in best:
                 continue
-            theirs = self._answer_tokens_of(other.entry)
-            if len(mine & theirs) / max(1, len(mine | theirs)) < _SAME_TOPIC:
-                return other
-        return None
+            sem = float(semantic[k]) if semantic is not None else None
+            best[e_idx] = Candidate(
+                self.entries[e_idx], self._phrase_text[int(top[k])], float(scores[k]), float(cov[k]), sem
+            )
+            if len(best) >= _RANKED:
+                break
+        return sorted(best.values(), key=lambda c: (-c.score, c.entry.id)), on_topic
 
-    def _answer_tokens_of(self, entry: Entry) -> frozenset[str]:
-        return self._entry_answer_tokens[self._entry_index[entry.id]]
+    def _cosines(self, text: str) -> np.ndarray | None:
+        """The question's sentence vector (compared with phrases' vectors), if there is an embedder."""
+        if self.embedder is None or self._vectors is None:
+            return None
+        return np.asarray(self.embedder.encode([text])[0])
 
-    def _decide(self, ranked: list[Candidate], on_topic: bool) -> Match:
-        th = self.thresholds
-        answer_cutoff = th.answer_cutoff if on_topic else th.answer_cutoff_unanchored
-        suggest_cutoff = th.suggest_cutoff if on_topic else th.suggest_cutoff_unanchored
-        best = ranked[0]
-        rival = self._rival(best, ranked)
-        # the clearer the match, the smaller the lead it needs over a different topic
-        margin = th.margin * (100 - best.score) / 50
-        if best.score >= answer_cutoff and best.score - (rival.score if rival else 0.0) >= margin:
-            return Match(MatchKind.ANSWER, tuple(ranked[: th.max_suggestions]))
-        if best.score >= suggest_cutoff:
-            floor = suggest_cutoff * 0.8
-            picks = [c for c in ranked[: th.max_suggestions] if c.score >= floor]
-            return Match(MatchKind.SUGGEST, tuple(picks))
-        return Match(MatchKind.NONE, tuple(ranked[: th.max_suggestions]))
+    def _semantic_candidates(self, query: np.ndarray) -> np.ndarray:
+        """The phrases of the entries whose mean phrase vector lies closest to the question's."""
+        entries = _top(self._centroids @ query, self.tuning.semantic_candidates)
+        parts = [
+            self._entry_phrases[self._entry_phrase_ptr[e] : self._entry_phrase_ptr[e + 1]] for e in entries.tolist()
+        ]
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+
+    def _same_topic(self, a: Entry, b: Entry) -> bool:
+        """Related entries, or answers that share a fifth of their words, are one topic."""
+        if a.id in b.related or b.id in a.related:
+            return True
+        mine = self._answer_words[self._entry_index[a.id]]
+        theirs = self._answer_words[self._entry_index[b.id]]
+        return len(mine & theirs) / max(1, len(mine | theirs)) >= 0.2
+
+
+def _top(values: np.ndarray, k: int) -> np.ndarray:
+    """Indexes of the k largest positive values."""
+    positive = np.flatnonzero(values > 0)
+    if len(positive) <= k:
+        return positive
+    return positive[np.argpartition(-values[positive], k - 1)[:k]]
+
+
+def _centroids(vectors: np.ndarray | None, entry_of: np.ndarray, n_entries: int) -> np.ndarray:
+    """Each entry's mean phrase vector, unit length (zero rows when there are no vectors)."""
+    if vectors is None:
+        return np.zeros((n_entries, 1), dtype=np.float32)
+    sums = np.zeros((n_entries, vectors.shape[1]), dtype=np.float32)
+    np.add.at(sums, entry_of, vectors)
+    return unit_rows(sums)

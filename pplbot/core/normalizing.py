@@ -1,8 +1,11 @@
-"""Text normalisation shared by the index and the queries: one function, applied once each.
+"""Text to matching tokens, the same way for the knowledge base and for questions.
 
-Lower-case, accents removed, section references joined ("4(c)(ii)" -> "4c 4cii"), multi-word
-terms and synonyms mapped to one token ("co-op", "cooperative", "Genossenschaft" -> "coop"),
-stop words of five languages dropped, light suffix stemming.
+`clean()` lower-cases, removes accents and punctuation and joins section references
+("4(c)(ii)" -> "4c 4cii"). A `Normalizer` built from the curated `Vocabulary` then joins
+multi-word terms ("worker owned" -> "workerowned"), drops chat stop words, stems each word with
+the Snowball stemmer of the question's language (PyStemmer) and maps domain synonyms of that
+language onto one token. The language of a question comes from lingua, restricted to the five
+languages pplbot answers in; short or mixed questions default to English.
 """
 
 from __future__ import annotations
@@ -10,662 +13,36 @@ from __future__ import annotations
 import itertools
 import re
 import unicodedata
+from collections.abc import Callable, Iterable
 from functools import lru_cache
 
-from rapidfuzz import fuzz, process
+import Stemmer
+from lingua import Language, LanguageDetector, LanguageDetectorBuilder
 
-from pplbot.core.lexicon import STOP_WORDS, TRANSLATIONS
+from pplbot.core.vocabulary import LANGUAGES, STEMMER_NAMES, Vocabulary
 
-__all__ = ["DOMAIN_TERMS", "mentions_domain", "normalize", "words"]
+__all__ = ["Normalizer", "clean", "is_section", "words"]
 
 _SECTION = re.compile(r"(?<![a-z0-9])([1-8])\s?\(?([a-i])\)?(?:\s?\((i{1,3}|iv)\))?(?![a-z0-9])")
 _NON_WORD = re.compile(r"[^a-z0-9]+")
-
-# Multi-word terms, matched on whole words after cleaning ("co-op" is "co op" by then).
-_MULTI_SOURCE = """
-peer production license|peer production licence|peer production licenses|peer production licences=ppl
-peer production lizenz|peerproduction license|licencia de produccion de pares=ppl
-licencia de produccion entre pares|licenca de producao entre pares|licenca de producao de pares=ppl
-licence de production entre pairs|licence de production de pairs=ppl
-copy far left|copy farleft|copyfar left=copyfarleft
-co op|co ops|co operative|co operatives=coop
-creative commons=cc
-cc by nc sa|cc bync sa|by nc sa=cc byncsa
-cc by nc|by nc=cc bync
-cc by sa|by sa=cc bysa
-share alike=sharealike
-non commercial|non commercially|not commercial=noncommercial
-not for profit|non profit|non profits=nonprofit
-sin animo de lucro|sin fines de lucro|sem fins lucrativos|sans but lucratif=nonprofit
-for profit|for profits=forprofit
-worker owned|workers owned|worker s owned=workerowned
-open source=opensource
-free software=freesoftware
-machine learning|artificial intelligence|large language model|large language models=ai
-open cooperativism|open co operativism=opencooperativism
-platform coop|platform coops|platform cooperative|platform cooperatives|platform co op=platformcoop
-file sharing|p2p sharing|peer to peer|filesharing=filesharing
-no comercial|nicht kommerziell|nicht kommerzielle|nao comercial|non commerciale|non commercial|pas commercial=noncommercial
-codigo abierto|codigo aberto=opensource
-logiciel libre|software libre|software livre=freesoftware
-derechos de autor|derecho de autor|droit dauteur|droits dauteur|direitos autorais|direito autoral=copyright
-share holder|share holders|shareholders|shareholder=investor
-"""
-_MULTI: dict[tuple[str, ...], tuple[str, ...]] = {}
-for _line in _MULTI_SOURCE.strip().splitlines():
-    _variants, _, _out = _line.partition("=")
-    for _variant in _variants.split("|"):
-        _MULTI[tuple(_variant.split())] = tuple(_out.split())
-_MULTI_MAX = max(len(k) for k in _MULTI)
-_MULTI_FIRST = frozenset(k[0] for k in _MULTI)
-_MULTI_WORD_SET = frozenset(w for key in _MULTI for w in key)
+_SECTION_TOKEN = re.compile(r"^[1-8][a-i](?:i{1,3}|iv)?$")
+_SECTION_WORDS = frozenset({"section", "clause", "article", "paragraph", "sec", "art", "artikel", "articulo"})
+_LINGUA = {
+    Language.ENGLISH: "en",
+    Language.SPANISH: "es",
+    Language.GERMAN: "de",
+    Language.FRENCH: "fr",
+    Language.PORTUGUESE: "pt",
+}
+_MIN_CONFIDENCE = 0.5  # below this, a question is read as English (most mixed chat is)
+_CACHE_MAX = 50_000
 
 
-_MULTI_WORDS = sorted({w for key in _MULTI for w in key if len(w) >= 6})
-
-
-@lru_cache(maxsize=16384)
-def _fix_term_typo(token: str) -> str:
-    """'producton' -> 'production', so a typo does not break a multi-word term apart."""
-    if len(token) < 6 or token in _MULTI_WORD_SET:
-        return token
-    found = process.extractOne(token, _MULTI_WORDS, scorer=fuzz.ratio, score_cutoff=88)
-    return str(found[0]) if found else token
-
-
-def _fix_term_typos(tokens: list[str]) -> list[str]:
-    return [_fix_term_typo(t) for t in tokens]
-
-
-def _join_terms(tokens: list[str]) -> list[str]:
-    tokens = _fix_term_typos(tokens)
-    out: list[str] = []
-    i = 0
-    while i < len(tokens):
-        if tokens[i] not in _MULTI_FIRST:
-            out.append(tokens[i])
-            i += 1
-            continue
-        for size in range(min(_MULTI_MAX, len(tokens) - i), 1, -1):
-            found = _MULTI.get(tuple(tokens[i : i + size]))
-            if found is not None:
-                out.extend(found)
-                i += size
-                break
-        else:
-            out.append(tokens[i])
-            i += 1
-    return out
-
-
-_SYNONYMS: dict[str, str] = {}
-
-
-def _syn(canonical: str, *variants: str) -> None:
-    for v in variants:
-        _SYNONYMS[v] = canonical
-
-
-_syn(
-    "license",
-    "licence",
-    "licences",
-    "licenses",
-    "licensed",
-    "licencia",
-    "licencias",
-    "lizenz",
-    "lizenzen",
-    "licenca",
-    "licencas",
-    "licensing",
-    "licencing",
-)
-_syn(
-    "coop",
-    "cooperative",
-    "cooperativa",
-    "cooperativas",
-    "genossenschaft",
-    "genossenschaften",
-    "cooperatives",
-    "cooperativo",
-    "scop",
-    "coops",
-)
-_syn(
-    "nonprofit",
-    "ngo",
-    "ngos",
-    "charity",
-    "charities",
-    "ong",
-    "ongs",
-    "gemeinnutzig",
-    "gemeinnutzige",
-    "gemeinnutziger",
-    "verein",
-    "nonprofits",
-)
-_syn(
-    "company",
-    "companies",
-    "business",
-    "businesses",
-    "firm",
-    "firms",
-    "corporation",
-    "corporations",
-    "corp",
-    "enterprise",
-    "enterprises",
-    "empresa",
-    "empresas",
-    "firma",
-    "firmen",
-    "unternehmen",
-    "entreprise",
-    "entreprises",
-    "societe",
-    "startup",
-    "startups",
-)
-_syn(
-    "employee",
-    "employees",
-    "staff",
-    "empleados",
-    "empleado",
-    "mitarbeiter",
-    "mitarbeitende",
-    "angestellte",
-    "salaries",
-    "salarie",
-    "salaries",
-    "funcionarios",
-    "employes",
-    "hire",
-    "hired",
-    "hiring",
-)
-_syn("wage", "wages", "salary", "salaried", "salario", "salarios", "lohn", "lohnarbeit", "salaire")
-_syn(
-    "commercial",
-    "commercially",
-    "comercial",
-    "comercialmente",
-    "kommerziell",
-    "kommerzielle",
-    "kommerziellen",
-    "commerciale",
-    "commercialement",
-    "commerce",
-)
-_syn("noncommercial", "nc")
-_syn(
-    "sell",
-    "selling",
-    "sale",
-    "sales",
-    "sold",
-    "vender",
-    "vendo",
-    "venta",
-    "verkaufen",
-    "verkauf",
-    "vendre",
-    "vente",
-    "venda",
-    "monetize",
-    "monetise",
-    "monetizing",
-)
-_syn("ai", "ml", "llm", "llms", "ki", "ia", "gpt", "chatgpt")
-_syn(
-    "translation",
-    "translate",
-    "translating",
-    "translated",
-    "translations",
-    "traducir",
-    "traduccion",
-    "traducciones",
-    "ubersetzen",
-    "ubersetzung",
-    "traduire",
-    "traduction",
-    "traduzir",
-    "traducao",
-)
-_syn("author", "authors", "wrote", "authored", "autor", "autores", "auteur", "auteurs", "autoren", "creators")
-_syn(
-    "allow",
-    "allowed",
-    "permitted",
-    "permit",
-    "permits",
-    "permissible",
-    "ok",
-    "okay",
-    "legal",
-    "erlaubt",
-    "permitido",
-    "permitida",
-    "permis",
-    "autorise",
-    "autorizado",
-    "allows",
-)
-_syn("gpl", "gplv2", "gplv3", "agpl", "lgpl")
-_syn("opensource", "osi", "osd")
-_syn("sharealike", "compartirigual")
-_syn(
-    "attribution",
-    "attribute",
-    "credit",
-    "credits",
-    "crediting",
-    "atribucion",
-    "namensnennung",
-    "attribuer",
-    "atribuicao",
-)
-_syn(
-    "adaptation",
-    "adaptations",
-    "derivative",
-    "derivatives",
-    "remix",
-    "remixes",
-    "remixing",
-    "modify",
-    "modified",
-    "modification",
-    "modifications",
-    "bearbeitung",
-    "derivado",
-    "derivada",
-)
-_syn(
-    "university",
-    "universities",
-    "universidad",
-    "universitat",
-    "universite",
-    "universidade",
-    "college",
-    "school",
-    "schools",
-    "escuela",
-    "schule",
-)
-_syn("library", "libraries", "biblioteca", "bibliothek", "bibliotheque")
-_syn("software", "code", "program", "programs", "app", "apps")
-_syn("ppl", "ppls")
-_syn("investor", "investors", "inversores", "inversionistas", "investoren", "investisseurs", "investidores")
-_syn("dividend", "dividends", "dividendos", "dividende", "dividenden")
-_syn(
-    "surplus",
-    "profit",
-    "profits",
-    "earnings",
-    "beneficios",
-    "gewinn",
-    "gewinne",
-    "benefices",
-    "lucro",
-    "lucros",
-    "excedente",
-    "excedentes",
-)
-
-_STOP = frozenset(
-    [
-        "a",
-        "an",
-        "the",
-        "and",
-        "or",
-        "but",
-        "if",
-        "of",
-        "to",
-        "in",
-        "on",
-        "at",
-        "by",
-        "for",
-        "with",
-        "from",
-        "into",
-        "onto",
-        "about",
-        "as",
-        "is",
-        "are",
-        "was",
-        "were",
-        "be",
-        "been",
-        "being",
-        "am",
-        "do",
-        "does",
-        "did",
-        "doing",
-        "done",
-        "have",
-        "has",
-        "had",
-        "having",
-        "i",
-        "me",
-        "my",
-        "mine",
-        "we",
-        "us",
-        "our",
-        "you",
-        "your",
-        "yours",
-        "he",
-        "she",
-        "it",
-        "its",
-        "they",
-        "them",
-        "their",
-        "this",
-        "that",
-        "these",
-        "those",
-        "there",
-        "here",
-        "what",
-        "whats",
-        "which",
-        "who",
-        "whom",
-        "whose",
-        "when",
-        "where",
-        "why",
-        "how",
-        "can",
-        "could",
-        "would",
-        "should",
-        "will",
-        "shall",
-        "may",
-        "might",
-        "must",
-        "just",
-        "so",
-        "too",
-        "very",
-        "also",
-        "really",
-        "pls",
-        "please",
-        "hey",
-        "hi",
-        "ok",
-        "yeah",
-        "yes",
-        "no",
-        "not",
-        "dont",
-        "doesnt",
-        "isnt",
-        "arent",
-        "cant",
-        "wont",
-        "im",
-        "ive",
-        "id",
-        "thats",
-        "theres",
-        "any",
-        "some",
-        "all",
-        "s",
-        "t",
-        "d",
-        "ll",
-        "re",
-        "ve",
-        "m",
-        "o",
-        "y",
-        "one",
-        "get",
-        "got",
-        "anyone",
-        "somebody",
-        "someone",
-        "tell",
-        "know",
-        "like",
-        "want",
-        "wanna",
-        "gonna",
-        "need",
-        "thing",
-        "things",
-        "stuff",
-        "lol",
-        "etc",
-        "say",
-        "said",
-        "mean",
-        "means",
-        "exactly",
-        "actually",
-        "basically",
-        "question",
-        "el",
-        "la",
-        "los",
-        "las",
-        "un",
-        "una",
-        "unos",
-        "unas",
-        "de",
-        "del",
-        "al",
-        "y",
-        "o",
-        "que",
-        "en",
-        "es",
-        "son",
-        "por",
-        "para",
-        "con",
-        "se",
-        "lo",
-        "le",
-        "les",
-        "mi",
-        "mis",
-        "tu",
-        "su",
-        "sus",
-        "como",
-        "cual",
-        "puedo",
-        "puede",
-        "pueden",
-        "podemos",
-        "hay",
-        "este",
-        "esta",
-        "esto",
-        "eso",
-        "ser",
-        "qué",
-        "muy",
-        "mas",
-        "si",
-        "no",
-        "yo",
-        "nosotros",
-        "der",
-        "die",
-        "das",
-        "den",
-        "dem",
-        "des",
-        "ein",
-        "eine",
-        "einen",
-        "einem",
-        "einer",
-        "und",
-        "oder",
-        "ist",
-        "sind",
-        "mit",
-        "fur",
-        "ich",
-        "wir",
-        "ihr",
-        "sie",
-        "es",
-        "zu",
-        "von",
-        "im",
-        "am",
-        "kann",
-        "konnen",
-        "darf",
-        "durfen",
-        "wie",
-        "was",
-        "wer",
-        "auch",
-        "nicht",
-        "auf",
-        "bei",
-        "aus",
-        "man",
-        "mein",
-        "meine",
-        "unser",
-        "unsere",
-        "le",
-        "les",
-        "des",
-        "du",
-        "un",
-        "une",
-        "et",
-        "ou",
-        "est",
-        "sont",
-        "pour",
-        "avec",
-        "je",
-        "nous",
-        "vous",
-        "il",
-        "elle",
-        "on",
-        "peut",
-        "puis",
-        "peux",
-        "pouvons",
-        "que",
-        "qui",
-        "en",
-        "au",
-        "aux",
-        "ce",
-        "cet",
-        "cette",
-        "ces",
-        "mon",
-        "ma",
-        "mes",
-        "notre",
-        "nos",
-        "leur",
-        "est-ce",
-        "quoi",
-        "comment",
-        "o",
-        "os",
-        "as",
-        "do",
-        "da",
-        "dos",
-        "das",
-        "um",
-        "uma",
-        "e",
-        "ou",
-        "sao",
-        "com",
-        "eu",
-        "nos",
-        "ele",
-        "ela",
-        "pode",
-        "posso",
-        "podemos",
-        "que",
-        "em",
-        "no",
-        "na",
-        "nas",
-        "meu",
-        "minha",
-        "nosso",
-        "nossa",
-        "se",
-        "como",
-        "qual",
-    ]
-)
-
-
-_STOP |= STOP_WORDS
-_STOP -= {"mit"}  # German "with", but also the MIT licence
-_STOP |= set(
-    """between vs versus please pls plz thx thanks thank hello btw yo lol guys folks quick quickly short shortly
-    simple simply explain eli5 even ever sure maybe right still already much many lot kind sort way wondering
-    wonder curious confused tbh imo afaik kinda sorta gonna wanna hey hola bitte kurz mal eigentlich genau por
-    favor svp stp merci gracias danke obrigado rapidamente brevemente brievement""".split()
-)
-
-
-def _stem(token: str) -> str:
-    if len(token) <= 4 or token.isdigit():
-        return token
-    if token.endswith("ies") and len(token) > 5:
-        return token[:-3] + "y"
-    if token.endswith("ing") and len(token) > 6:
-        return token[:-3]
-    if token.endswith("ed") and len(token) > 5:
-        return token[:-2]
-    if token.endswith("es") and len(token) > 5 and token[-3] in "sxz":
-        return token[:-2]
-    if token.endswith("s") and not token.endswith(("ss", "us", "is")):
-        return token[:-1]
-    return token
-
-
-def _clean(text: str) -> str:
+def _fold(text: str) -> str:
     if text.isascii():
-        stripped = text.casefold()
-    else:
-        decomposed = unicodedata.normalize("NFKD", text)
-        stripped = "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
-    stripped = stripped.replace("'", "").replace("\u2019", "").replace("ß", "ss")
-    stripped = _SECTION.sub(_section, stripped.replace("§", " section "))
-    return " ".join(_NON_WORD.split(stripped)).strip()
+        return text.casefold()
+    decomposed = unicodedata.normalize("NFKD", text.replace("ß", "ss"))
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
 
 
 def _section(match: re.Match[str]) -> str:
@@ -673,42 +50,133 @@ def _section(match: re.Match[str]) -> str:
     return f" {number}{letter} {number}{letter}{roman} " if roman else f" {number}{letter} "
 
 
+@lru_cache(maxsize=8192)
+def clean(text: str) -> str:
+    """Lower case, no accents or punctuation, section references as tokens ("4c")."""
+    folded = _fold(text).replace("'", "").replace("\u2019", "")
+    folded = _SECTION.sub(_section, folded.replace("§", " section "))
+    return " ".join(_NON_WORD.split(folded)).strip()
+
+
 def words(text: str) -> list[str]:
-    """The cleaned words of `text` with no stop words removed (for small talk and commands)."""
-    return _clean(text).split()
+    """The cleaned words of `text`, nothing removed (for commands, small talk and answers)."""
+    return clean(text).split()
 
 
-@lru_cache(maxsize=4096)
-def normalize(text: str) -> tuple[str, ...]:
-    """Tokens of `text` for matching. The same function runs at load and per query."""
-    out = []
-    for token in _join_terms(_clean(text[:2000]).split()):
-        token = TRANSLATIONS.get(token, token)
-        token = _SYNONYMS.get(token, token)
-        if token in _STOP:
-            continue
-        stem = _stem(token)
-        out.append(_SYNONYMS.get(stem, stem))
-    return tuple(out)
+def is_section(token: str) -> bool:
+    return bool(_SECTION_TOKEN.match(token))
 
 
-# Tokens (after normalize) that show a question is about this bot's subject. Questions that
-# name none of them need a clearly better match to be answered: off-topic chat rarely does.
-DOMAIN_TERMS = frozenset(
-    """ppl copyfarleft copyleft copyfair coopyright disco fairshare fairshares bauwen kleiner magyar
-    telekommunisten telekommunist opencooperativism cnpl acsl hippocratic coopcycle meretz rigi schlatterbeck
-    exvestment platformcoop workerowned benkler ostrom p2p manifesto licensor sublicense""".split()
-)
-_SECTION_TOKEN = re.compile(r"^[1-8][a-i](?:i{1,3}|iv)?$")
+@lru_cache(maxsize=1)
+def _detector() -> LanguageDetector:
+    return LanguageDetectorBuilder.from_languages(*_LINGUA).with_low_accuracy_mode().build()
 
 
-_SECTION_WORDS = frozenset(
-    {"section", "clause", "article", "paragraph", "sec", "art", "artikel", "articulo", "seccion"}
-)
+class Normalizer:
+    """Tokens for matching, built once from a vocabulary; `tokens()` is pure and cached."""
 
+    def __init__(self, vocabulary: Vocabulary | None = None) -> None:
+        self.vocabulary = vocabulary = vocabulary or Vocabulary()
+        self._stemmers = {lang: Stemmer.Stemmer(STEMMER_NAMES[lang]) for lang in LANGUAGES}
+        self._terms: dict[tuple[str, ...], str] = {}
+        for token, phrases in vocabulary.terms.items():
+            for phrase in (token, *phrases):
+                self._terms[tuple(words(phrase))] = "".join(words(token))
+        stops = [tuple(words(w)) for w in vocabulary.stop_words]
+        self._stop = frozenset(s[0] for s in stops if len(s) == 1)
+        self._terms.update({s: "" for s in stops if len(s) > 1})
+        self._term_tokens = frozenset(self._terms.values())
+        self._term_first = frozenset(k[0] for k in self._terms if k)
+        self._term_max = max((len(k) for k in self._terms), default=1)
+        # one alternation of every multi-word term, longest first, matched on whole words
+        multi = sorted((" ".join(k) for k in self._terms if len(k) > 1), key=len, reverse=True)
+        self._term_pattern = re.compile(r"\b(?:" + "|".join(map(re.escape, multi)) + r")\b") if multi else None
+        self._token_cache: dict[tuple[str, str], str] = {}
+        self._synonyms: dict[str, dict[str, str]] = {}
+        for lang in LANGUAGES:
+            table: dict[str, str] = {}
+            # the language's own groups first, then English ones (loanwords in any language)
+            for group_lang in dict.fromkeys((lang, "en")):
+                for canonical, variants in vocabulary.synonyms.get(group_lang, {}).items():
+                    target = "".join(words(canonical))
+                    for variant in (canonical, *variants):
+                        word = "".join(words(variant))
+                        table.setdefault(self._stem(lang, word), target)
+            self._synonyms[lang] = table
+        self._domain = self._token_set(vocabulary.domain_terms)
+        self._clash = self._token_set(vocabulary.clash_terms)
 
-def mentions_domain(tokens: tuple[str, ...]) -> bool:
-    """True when the tokens name the PPL, its concepts or one of its sections ("4c", "section 6")."""
-    if any(t in DOMAIN_TERMS or _SECTION_TOKEN.match(t) for t in tokens):
-        return True
-    return any(a in _SECTION_WORDS and b in "12345678" and len(b) == 1 for a, b in itertools.pairwise(tokens))
+    def _token_set(self, terms: Iterable[str]) -> frozenset[str]:
+        out: set[str] = set()
+        for term in terms:
+            joined = "".join(words(term))
+            out.add(self._terms.get(tuple(words(term)), joined))
+            out.update(self.token(lang, joined) for lang in LANGUAGES)
+        return frozenset(out)
+
+    def _stem(self, lang: str, word: str) -> str:
+        if len(word) <= 2 or word in self._term_tokens or word.isdigit() or is_section(word):
+            return word
+        return str(self._stemmers[lang].stemWord(word))
+
+    # ------------------------------------------------------------------ public
+    def language(self, text: str) -> str:
+        """'en', 'es', 'de', 'fr' or 'pt': lingua's choice when it is confident, else 'en'."""
+        if sum(len(w) > 2 and w.isalpha() for w in words(text)) < 3:  # too short to tell
+            return "en"
+        values = _detector().compute_language_confidence_values(text[:500])
+        if not values or values[0].value < _MIN_CONFIDENCE:
+            return "en"
+        return _LINGUA.get(values[0].language, "en")
+
+    def surface(self, text: str, correct: Callable[[str], str] | None = None) -> list[str]:
+        """Cleaned words with multi-word terms joined and chat stop words dropped."""
+        cleaned = clean(text[:2000])
+        if correct is not None:
+            cleaned = " ".join(correct(w) for w in cleaned.split())
+        if self._term_pattern is not None and any(w in self._term_first for w in cleaned.split()):
+            cleaned = self._term_pattern.sub(lambda m: " " + self._terms[tuple(m.group(0).split())] + " ", cleaned)
+        single = self._terms
+        out = []
+        for w in cleaned.split():
+            if w in self._stop:
+                continue
+            joined = single.get((w,))
+            if joined is None:
+                out.append(w)
+            elif joined:
+                out.append(joined)
+        return out
+
+    def token(self, lang: str, word: str) -> str:
+        """The matching token of one surface word in a language: its stem, or its synonym's."""
+        key = (lang, word)
+        cached = self._token_cache.get(key)
+        if cached is None:
+            stem = self._stem(lang, word)
+            cached = self._synonyms[lang].get(stem, stem)
+            if len(self._token_cache) >= _CACHE_MAX:
+                self._token_cache.clear()
+            self._token_cache[key] = cached
+        return cached
+
+    def token_list(self, lang: str, words_: list[str]) -> list[str]:
+        """`token()` of many words at once (one call of the C stemmer): for building indexes."""
+        plain = [w for w in words_ if not (len(w) <= 2 or w in self._term_tokens or w.isdigit() or is_section(w))]
+        stems = dict(zip(plain, self._stemmers[lang].stemWords(plain), strict=True))
+        table = self._synonyms[lang]
+        return [table.get(stem, stem) for stem in (stems.get(w, w) for w in words_)]
+
+    def tokens(self, text: str, lang: str | None = None) -> tuple[str, ...]:
+        lang = lang or self.language(text)
+        return tuple(self.token(lang, w) for w in self.surface(text))
+
+    def names_domain(self, tokens: Iterable[str]) -> bool:
+        """True when tokens name the subject (the PPL, its concepts, a section such as "4c"),
+        unless "PPL" stands next to a word that means another PPL and nothing else names ours."""
+        seq = tuple(tokens)
+        named = {t for t in seq if t in self._domain or is_section(t)}
+        sections = any(a in _SECTION_WORDS and b.isdigit() and len(b) == 1 for a, b in itertools.pairwise(seq))
+        if named == {"ppl"} and not sections and any(t in self._clash for t in seq):
+            return False
+        return bool(named) or sections

@@ -1,44 +1,24 @@
 """The questionnaire engine: a pure step function over the questionnaire graph.
 
 `current(form, state)` says where a person is; `answer(form, state, text, option)` takes one
-answer (a number, an option's text with typos, "yes"/"nope", or a button's value) and returns
-the next state with an Ask (next question), an Invalid (answer refused) or a Done (verdict).
-Going back drops the last answer, so later answers are re-asked as needed.
+answer (a number, a button's value, or words: see quiz_answers.py) and returns the next state
+with an Ask (next question), an Invalid (answer not understood) or a Done (verdict), and the
+option it understood from free text, so a misread can be shown and fixed with `back`. Going
+back drops the last answer, so later answers are re-asked as needed.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from rapidfuzz import fuzz
-
-from pplbot.core.knowledge import Question, Questionnaire, Verdict
-from pplbot.core.normalizing import normalize, words
+from pplbot.core.knowledge import Answer, Question, Questionnaire, Verdict, VerdictKind
+from pplbot.core.quiz_answers import candidates, choose
 from pplbot.core.sessions import QuizState
 
-__all__ = ["Ask", "Done", "Invalid", "answer", "back", "button_value", "current", "parse_button"]
+__all__ = ["Ask", "Done", "Invalid", "answer", "back", "button_value", "choose", "current", "parse_button"]
 
-_YES = frozenset(
-    [
-        "yes",
-        "y",
-        "yep",
-        "yeah",
-        "yup",
-        "ya",
-        "sure",
-        "correct",
-        "right",
-        "true",
-        "si",
-        "sim",
-        "ja",
-        "oui",
-        "affirmative",
-        "indeed",
-    ]
-)
-_NO = frozenset(["no", "n", "nope", "nah", "nop", "not", "false", "nein", "non", "nao", "never"])
+_SHOWS_CONDITIONS = (VerdictKind.PERMITTED_WITH_CONDITIONS, VerdictKind.UNCLEAR)
+
 _BUTTON_PREFIX = "quiz:"
 
 
@@ -59,6 +39,19 @@ class Invalid:
 class Done:
     verdict: Verdict
     path: tuple[tuple[Question, int], ...]  # the questions and the option chosen for each
+
+    @property
+    def chosen(self) -> tuple[Answer, ...]:
+        return tuple(q.options[i] for q, i in self.path)
+
+    @property
+    def conditions(self) -> tuple[str, ...]:
+        """The verdict's conditions and those its path added, each once; none for verdicts that
+        do not grant the use (not permitted, needs separate permission)."""
+        if self.verdict.kind not in _SHOWS_CONDITIONS:
+            return ()
+        added = [c for option in self.chosen for c in option.conditions]
+        return tuple(dict.fromkeys([*added, *self.verdict.conditions]))
 
 
 def button_value(question_id: str, index: int) -> str:
@@ -108,67 +101,28 @@ def back(form: Questionnaire, state: QuizState) -> QuizState:
 
 def answer(
     form: Questionnaire, state: QuizState, text: str, option: str | None = None
-) -> tuple[QuizState, Ask | Invalid | Done]:
+) -> tuple[QuizState, Ask | Invalid | Done, Answer | None]:
+    """One step; the third value is the option understood from typed words (None for numbers and buttons)."""
     state = valid_answers(form, state)
     node = current(form, state)
     if isinstance(node, Done):
-        return state, node
+        return state, node, None
     question = node.question
+    understood: Answer | None = None
     if option is not None:
         parsed = parse_button(option)
         if parsed is None or parsed[0] != question.id or not 0 <= parsed[1] < len(question.options):
-            return state, Invalid(node, "That button belongs to an earlier question. Please answer this one:")
+            return state, Invalid(node, "That button belongs to an earlier question. Please answer this one:"), None
         index: int | None = parsed[1]
     else:
-        index = choose(question, text)
+        found = candidates(question, text)
+        if len(found) > 1:
+            numbers = ", ".join(str(i + 1) for i in found[:-1]) + f" or {found[-1] + 1}"
+            return state, Invalid(node, f"That could be {numbers}. Reply with the number:"), None
+        index = found[0] if found else None
+        if index is not None and not text.strip().isdigit():
+            understood = question.options[index]
     if index is None:
-        return state, Invalid(
-            node, f"Please answer with a number from 1 to {len(question.options)}, or the option's words."
-        )
+        return state, Invalid(node, "I didn't understand that as one of the options. Reply with a number:"), None
     new_state = replace(state, answers=(*state.answers, (question.id, index)))
-    return new_state, current(form, new_state)
-
-
-def choose(question: Question, text: str) -> int | None:
-    """The option `text` picks: its number, yes/no, or the closest label or alias."""
-    tokens = words(text)
-    if not tokens:
-        return None
-    if len(tokens) == 1 and tokens[0].isdigit():
-        n = int(tokens[0])
-        return n - 1 if 1 <= n <= len(question.options) else None
-    polarity = _polarity(tokens)
-    if polarity is not None:
-        for i, option in enumerate(question.options):
-            names = {w for name in (option.label, *option.aliases) for w in words(name)[:1]}
-            if (polarity and names & {"yes"}) or (not polarity and names & {"no"}):
-                return i
-    scores = [max(_similarity(text, name) for name in (o.label, *o.aliases)) for o in question.options]
-    ranked = sorted(range(len(scores)), key=lambda i: -scores[i])
-    best = ranked[0]
-    runner_up = scores[ranked[1]] if len(ranked) > 1 else 0.0
-    if scores[best] >= 75 and scores[best] - runner_up >= 8:
-        return best
-    return None
-
-
-def _similarity(said: str, name: str) -> float:
-    """How well `said` names the option `name` (0-100): mostly, how much of what the person
-    typed is in the option (typos allowed); a little, how much of the option they typed."""
-    a, b = normalize(said), normalize(name)
-    if not a:  # only stop words ("just me"): compare the plain words
-        a, b = tuple(words(said)), tuple(words(name))
-    if not a or not b:
-        return 0.0
-    matched = sum(1 for t in a if t in b or (len(t) >= 4 and any(fuzz.ratio(t, u) >= 80 for u in b)))
-    return 100 * (0.8 * matched / len(a) + 0.2 * min(1.0, matched / len(b)))
-
-
-def _polarity(tokens: list[str]) -> bool | None:
-    if len(tokens) > 3:
-        return None
-    if tokens[0] in _YES:
-        return True
-    if tokens[0] in _NO:
-        return False
-    return None
+    return new_state, current(form, new_state), understood

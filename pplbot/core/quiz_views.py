@@ -1,12 +1,26 @@
-"""How questionnaire steps look as replies (text, options and structured data)."""
+"""How questionnaire steps look as replies (text, options and structured data).
+
+A verdict is short enough for a group chat (at most 120 words, a test measures every path):
+the verdict and one sentence why, only the conditions this path needs, the next step, the
+answers that decided it, and how to change them. The full reasoning comes on `why` or `more`.
+"""
 
 from __future__ import annotations
 
-from pplbot.core.knowledge import Questionnaire, VerdictKind
+from pplbot.core.knowledge import Answer, Questionnaire, VerdictKind
 from pplbot.core.messages import Option, Reply, ReplyKind
 from pplbot.core.questionnaire import Ask, Done, Invalid, button_value
 
-__all__ = ["HINT", "VERDICT_TITLES", "ask_reply", "done_reply", "invalid_reply"]
+__all__ = [
+    "CONTROLS",
+    "HINT",
+    "VERDICT_TITLES",
+    "ask_reply",
+    "detail_reply",
+    "done_reply",
+    "invalid_reply",
+    "understood_line",
+]
 
 VERDICT_TITLES = {
     VerdictKind.PERMITTED: "Permitted",
@@ -16,7 +30,14 @@ VERDICT_TITLES = {
     VerdictKind.UNCLEAR: "Unclear: the licence text does not settle it",
 }
 
-HINT = "Answer with a number or the option's words; you can also say back, why, restart or cancel."
+HINT = "Answer with a number or in your own words; you can also say back, why, restart or cancel."
+CONTROLS = "Not legal advice. **why**: the full reasoning; **back**: change an answer; **restart**: start again."
+
+
+def understood_line(option: Answer) -> str:
+    """'→ Copy, share, publish, perform or sell it unchanged': what a typed answer was read as."""
+    label = option.label.split(" (")[0].rstrip(":;,. ")
+    return f"→ {label}"
 
 
 def ask_reply(ask: Ask, reply_to: str | None = None, prefix: str = "") -> Reply:
@@ -37,15 +58,14 @@ def invalid_reply(invalid: Invalid, reply_to: str | None = None) -> tuple[Reply,
     return refused, ask_reply(invalid.ask, reply_to)
 
 
-def done_reply(form: Questionnaire, done: Done, reply_to: str | None = None) -> Reply:
+def done_reply(done: Done, reply_to: str | None = None, prefix: str = "") -> Reply:
     v = done.verdict
-    sections = ", ".join(f"§{s}" for s in v.sections)
-    lines = [f"**Verdict: {VERDICT_TITLES[v.kind]}.** {v.summary}", "", f"**Why:** {v.why} (PPL {sections})"]
-    if v.conditions:
-        lines += ["", "**Conditions that still apply:**", *(f"• {c}" for c in v.conditions)]
-    lines += ["", f"**What to do next:** {v.next_steps}", "", "**Your answers:**"]
-    lines += [f"{i}. {q.text} → {q.options[idx].label}" for i, (q, idx) in enumerate(done.path, 1)]
-    lines += ["", f"_{form.disclaimer}_"]
+    lines = [f"{prefix}**{VERDICT_TITLES[v.kind]}.** {v.why}"]
+    conditions = done.conditions
+    if conditions:
+        lines += ["", "**Conditions:**", *(f"• {c}" for c in conditions)]
+    lines += ["", f"**Next:** {v.next_steps}"]
+    lines += ["", "_Because you said: " + "; ".join(o.echo for o in done.chosen) + "._", CONTROLS]
     text = "\n".join(lines)
     return Reply(
         text,
@@ -54,8 +74,20 @@ def done_reply(form: Questionnaire, done: Done, reply_to: str | None = None) -> 
         data={
             "type": "verdict",
             "verdict": v.kind.value,
+            "id": v.id,
             "sections": list(v.sections),
-            "conditions": list(v.conditions),
+            "conditions": list(conditions),
             "text": text,
         },
     )
+
+
+def detail_reply(form: Questionnaire, done: Done, reply_to: str | None = None) -> Reply:
+    """The full reasoning of a verdict, with every answer given (on `why` or `more`)."""
+    v = done.verdict
+    sections = ", ".join(f"§{s}" for s in v.sections)
+    lines = [f"**Why ({VERDICT_TITLES[v.kind].lower()}):** {v.why}", "", v.detail, f"(PPL {sections})", ""]
+    lines += ["**Your answers:**"]
+    lines += [f"{i}. {q.text} → {q.options[idx].label}" for i, (q, idx) in enumerate(done.path, 1)]
+    lines += ["", f"_{form.disclaimer}_"]
+    return Reply("\n".join(lines), ReplyKind.INFO, reply_to=reply_to)

@@ -6,13 +6,12 @@ __all__ = ["ABOUT", "BYE", "FALLBACK", "GREETING", "HELP", "SOURCES", "THANKS", 
 
 HELP = """I answer questions about the **Peer Production License** (PPL) and open cooperativism, with sources.
 
-• Just ask, in your own words: "can a co-op sell PPL works?"
-• **/quiz** — a few questions that end in a verdict: is my use of this PPL work permitted?
-• **/ask** question — ask explicitly (in groups)
-• **/about** — the PPL in three lines
-• **/sources** — where my answers come from
-• **/cancel** — stop the questionnaire
-In the questionnaire you can also say **back**, **why**, **restart** or **cancel**.
+• Just ask, in your own words: [[ask can a co-op sell PPL works?]]
+• **[[quiz]]** — a few questions that end in a verdict: is my use of this PPL work permitted?
+• **[[about]]** — the PPL in three lines
+• **[[sources]]** — where my answers come from
+• **more** — the rest of my last answer
+In the questionnaire you can also say **back**, **why**, **restart**, **summary** or **cancel**.
 I'm not a lawyer: my answers are information, not legal advice."""
 
 ABOUT = """The **Peer Production License** (2010, Dmytri Kleiner and John Magyar) is a "copyfarleft" licence derived from CC BY-NC-SA 3.0.
@@ -26,9 +25,9 @@ SOURCES = """My answers come from a curated knowledge base that cites its source
 Each answer ends with the sections or works it relies on. Where the licence text is silent I say so."""
 
 FALLBACK = """Sorry, I don't know the answer to that. I only answer questions about the Peer Production License (PPL) and open cooperativism.
-Try asking in other words, e.g. "can a worker co-op sell PPL works?", or type **/quiz** to check whether your use of a PPL work is permitted. **/help** shows what I can do."""
+Try asking in other words, e.g. [[ask can a worker co-op sell PPL works?]], or type **[[quiz]]** to check whether your use of a PPL work is permitted. **[[help]]** shows what I can do."""
 
-GREETING = "Hello! I answer questions about the Peer Production License (PPL). Ask me anything about it, or type **/quiz** to check whether your use of a PPL work is permitted."
+GREETING = "Hello! I answer questions about the Peer Production License (PPL). Ask me anything about it, or type **[[quiz]]** to check whether your use of a PPL work is permitted."
 THANKS = "You're welcome! Ask any time."
 BYE = "Bye! Come back any time with questions about the PPL."
 

@@ -39,15 +39,12 @@ class Moderation:
         self.live = live
         self.store = store
         self.unanswered_days = unanswered_days
-        self._bot: Bot | None = None  # for kb search, rebuilt only when the knowledge changes
+        self._bot: Bot | None = None  # the running bot, set by each handle()
 
-    def _current_bot(self) -> Bot:
-        kb = self.live.current.kb
-        if self._bot is None or self._bot.kb is not kb:
-            self._bot = Bot(kb)
-        return self._bot
+    def handle(self, incoming: Incoming, args: str, bot: Bot) -> list[Reply]:
+        """Run one kb command; `bot` is the running bot, so kb search shows the scores it uses."""
+        self._bot = bot
 
-    def handle(self, incoming: Incoming, args: str) -> list[Reply]:
         def say(text: str, kind: ReplyKind = ReplyKind.INFO) -> list[Reply]:
             return [Reply(text, kind, reply_to=incoming.message_id)]
 
@@ -103,7 +100,8 @@ class Moderation:
         text = " ".join(filter(None, [arg, rest]))
         if not text:
             return "Usage: kb search TEXT"
-        bot = self._current_bot()
+        bot = self._bot
+        assert bot is not None
         match = bot.matcher.match(text)
         candidates = bot.matcher.explain(text)[:5]
         if not candidates:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from rapidfuzz import fuzz
 
-from pplbot.core.normalizing import normalize
+from pplbot.core.normalizing import words
 from pplbot.store.base import StoredEvent
 
 __all__ = ["Group", "group_questions"]
@@ -27,7 +27,7 @@ def group_questions(events: Sequence[StoredEvent], limit: int = 10) -> list[Grou
     """Cluster questions whose normalised words are close (rapidfuzz token_set_ratio)."""
     groups: list[Group] = []
     for event in sorted(events, key=lambda e: e.at, reverse=True):
-        key = " ".join(normalize(event.detail)) or event.detail.strip().lower()
+        key = " ".join(words(event.detail)) or event.detail.strip().lower()
         if not key:
             continue
         for group in groups:

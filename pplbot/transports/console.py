@@ -13,7 +13,7 @@ from pplbot.core.messages import ChatKind, Incoming, Reply, ReplyKind
 from pplbot.core.quiz_views import HINT
 from pplbot.moderation.live import LiveKnowledge
 from pplbot.service import Service
-from pplbot.transports.markup import numbered, to_plain
+from pplbot.transports.markup import CONSOLE, hints, numbered, to_plain
 
 __all__ = ["ConsoleChat", "render", "to_incoming"]
 
@@ -38,7 +38,7 @@ def to_incoming(line: str, user: str = "you", now: datetime | None = None, numbe
 
 def render(reply: Reply) -> str:
     """Plain text; options as numbered choices (answer by number)."""
-    text = to_plain(reply.text)
+    text = to_plain(hints(reply.text, CONSOLE))
     if reply.options:
         text += "\n" + numbered([o.label for o in reply.options])
         if reply.kind is ReplyKind.QUESTION:

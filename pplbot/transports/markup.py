@@ -4,8 +4,37 @@ from __future__ import annotations
 
 import html
 import re
+from dataclasses import dataclass
 
-__all__ = ["numbered", "spans", "to_html", "to_plain"]
+__all__ = ["CONSOLE", "MATRIX", "TELEGRAM", "HintStyle", "hints", "numbered", "spans", "to_html", "to_plain"]
+
+_HINT = re.compile(r"\[\[([a-z]+)(?: ([^\]]+))?\]\]")
+
+
+@dataclass(frozen=True, slots=True)
+class HintStyle:
+    """How a network spells the bot's commands: `prefix` + name, and how to ask a question."""
+
+    prefix: str  # "" in the terminal, "!" on Matrix, "/" on Telegram
+    ask: str  # what comes before a question: "" in the terminal, "!ppl " on Matrix, "/ask " on Telegram
+
+
+CONSOLE = HintStyle("", "")
+MATRIX = HintStyle("!", "!ppl ")
+TELEGRAM = HintStyle("/", "/ask ")
+
+
+def hints(text: str, style: HintStyle) -> str:
+    """Spell the core's command hints ([[quiz]], [[ask QUESTION]]) the way this network expects."""
+
+    def spell(match: re.Match[str]) -> str:
+        name, rest = match.group(1), match.group(2)
+        if name == "ask" and rest:
+            return f"{style.ask}{rest}" if style.ask else f'"{rest}"'
+        return f"{style.prefix}{name}" + (f" {rest}" if rest else "")
+
+    return _HINT.sub(spell, text)
+
 
 _BOLD = re.compile(r"\*\*(.+?)\*\*", re.DOTALL)
 _ITALIC = re.compile(r"(?<![\w])_(?!\s)(.+?)(?<!\s)_(?![\w])", re.DOTALL)

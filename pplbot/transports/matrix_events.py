@@ -20,7 +20,7 @@ from pplbot.core.commands import parse_command
 from pplbot.core.messages import ChatKind, Incoming, Reply, ReplyKind
 from pplbot.core.quiz_views import HINT
 from pplbot.core.sessions import SessionKey
-from pplbot.transports.markup import numbered, to_html, to_plain
+from pplbot.transports.markup import MATRIX, hints, numbered, to_html, to_plain
 
 __all__ = [
     "KEYCAPS",
@@ -327,8 +327,9 @@ def _str(value: object) -> str | None:
 def render(reply: Reply, *, thread: str | None = None, mention: str | None = None) -> dict[str, Any]:
     """The `m.room.message` content for a reply: an `m.notice` with a plain body and escaped HTML,
     options as a numbered list, a reply relation to the question and the thread it was asked in."""
-    plain = to_plain(reply.text)
-    html = _html_lines(reply.text)
+    body = hints(reply.text, MATRIX)
+    plain = to_plain(body)
+    html = _html_lines(body)
     if reply.options:
         labels = [o.label for o in reply.options]
         plain += "\n\n" + numbered([to_plain(label) for label in labels])

@@ -48,7 +48,7 @@ from pplbot.core.questionnaire import parse_button
 from pplbot.core.sessions import SessionKey
 from pplbot.service import Service
 from pplbot.store.base import Store
-from pplbot.transports.markup import to_html
+from pplbot.transports.markup import TELEGRAM, hints, to_html
 
 __all__ = ["COMMANDS", "TelegramTransport", "TolerantBot", "build_application", "render", "to_incoming"]
 
@@ -139,7 +139,7 @@ def parse_callback(data: str) -> tuple[str | None, str] | None:
 
 def render(reply: Reply, owner: str) -> tuple[str, InlineKeyboardMarkup | None]:
     """HTML text (user text escaped) and the keyboard for its options."""
-    text = to_html(reply.text)
+    text = to_html(hints(reply.text, TELEGRAM))
     rows = []
     for i, option in enumerate(reply.options, 1):
         data = callback_data(owner, option.value)

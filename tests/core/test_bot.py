@@ -54,7 +54,7 @@ def test_section_sources_get_a_section_sign(small_bot: Bot) -> None:
 def test_fallback_says_what_the_bot_can_do(small_bot: Bot) -> None:
     _, kinds, text = ask(small_bot, "what's the weather in Berlin tomorrow?")
     assert kinds == [ReplyKind.FALLBACK]
-    assert "/quiz" in text and "/help" in text
+    assert "[[quiz]]" in text and "[[help]]" in text
 
 
 def test_suggestions_can_be_picked_by_number(small_kb: object) -> None:
@@ -106,9 +106,9 @@ def test_about_is_three_lines(small_bot: Bot) -> None:
 def test_ask_command_and_unknown_command(small_bot: Bot) -> None:
     assert ask(small_bot, "/ask who wrote the ppl")[1] == [ReplyKind.ANSWER]
     _, kinds, text = ask(small_bot, "/ask")
-    assert kinds == [ReplyKind.INFO] and "/ask" in text
+    assert kinds == [ReplyKind.INFO] and "[[ask" in text
     _, kinds, text = ask(small_bot, "/frobnicate now")
-    assert kinds == [ReplyKind.INFO] and "/frobnicate" in text and "/help" in text
+    assert kinds == [ReplyKind.INFO] and "[[frobnicate]]" in text and "[[help]]" in text
 
 
 def test_cancel_without_questionnaire(small_bot: Bot) -> None:

@@ -162,15 +162,15 @@ questionnaire:
   verdicts:
     - id: v-ok
       verdict: permitted_with_conditions
-      summary: "Fine."
       why: "Because."
+      detail: "Because, in full."
       sections: ["4(b)"]
       conditions: [credit]
       next_steps: "Go."
     - id: v-no
       verdict: needs_separate_permission
-      summary: "Ask."
       why: "4(d)."
+      detail: "Section 4(d) in full."
       sections: ["4(d)"]
       conditions: []
       next_steps: "Ask the licensor."
@@ -226,3 +226,90 @@ def test_questionnaire_unknown_condition_and_single_option(tmp_path: Path) -> No
 def test_real_knowledge_base_has_no_problems(kb: object) -> None:
     # loading the fixture raised nothing
     assert kb is not None
+
+
+# ------------------------------------------------------------ content rules (truth and length)
+@pytest.mark.parametrize(
+    "lead",
+    [
+        "Yes, a co-op may.",
+        "No: only co-ops.",
+        "Generally yes.",
+        "Usually not.",
+        "Either is fine.",
+        "Sí, puede.",
+        "Nein.",
+        "Oui.",
+        "Não.",
+    ],
+)
+def test_an_answer_may_not_open_with_a_bare_yes_or_no(tmp_path: Path, lead: str) -> None:
+    text = GOOD.replace('answer: "A is a thing."', f'answer: "{lead} A is a thing."')
+    (issue,) = problems(tmp_path, {"faq/a.yaml": text})
+    assert issue.startswith("knowledge/faq/a.yaml:4: entries[0].answer: opens with ")
+    assert "state the rule in the first sentence" in issue
+
+
+def test_an_answer_may_not_be_over_120_words(tmp_path: Path) -> None:
+    text = GOOD.replace('answer: "A is a thing."', "answer: " + '"' + "word " * 121 + '"')
+    (issue,) = problems(tmp_path, {"faq/a.yaml": text})
+    assert issue == (
+        "knowledge/faq/a.yaml:4: entries[0].answer: has 121 words; keep it to 120 (a lead sentence and the "
+        "sections) and move the rest to 'more'"
+    )
+
+
+def test_a_permitted_verdict_may_not_carry_conditions(tmp_path: Path) -> None:
+    text = QUIZ.replace("verdict: permitted_with_conditions", "verdict: permitted")
+    issues = quiz_problems(tmp_path, text)
+    assert any(
+        i.startswith("knowledge/questionnaire.yaml:")
+        and "verdicts[0].conditions: a 'permitted' verdict must have no conditions" in i
+        for i in issues
+    ), issues
+
+
+def test_a_path_may_not_add_conditions_on_its_way_to_a_permitted_verdict(tmp_path: Path) -> None:
+    text = QUIZ.replace("verdict: permitted_with_conditions", "verdict: permitted").replace(
+        '      conditions: [credit]\n      next_steps: "Go."', '      next_steps: "Go."'
+    )
+    text = text.replace(
+        '        - label: "No"\n          next: v-ok',
+        '        - label: "No"\n          conditions: [credit]\n          next: v-ok',
+    )
+    issues = quiz_problems(tmp_path, text)
+    assert issues == [
+        "knowledge/questionnaire.yaml:14: questionnaire.questions[0].options[0].next: "
+        "leads to the 'permitted' verdict 'v-ok' on a path that adds conditions"
+    ]
+
+
+def test_a_verdict_why_is_at_most_40_words(tmp_path: Path) -> None:
+    text = QUIZ.replace('why: "Because."', 'why: "' + "because " * 41 + '"')
+    issues = quiz_problems(tmp_path, text)
+    assert any("verdicts[0].why: has 41 words; keep it to 40" in i for i in issues), issues
+
+
+VOCABULARY = """\
+vocabulary:
+  terms:
+    workerowned: [worker owned]
+  synonyms:
+    en:
+      company: [firm]
+  stop_words: [lol]
+  domain_terms: [ppl]
+  clash_terms: [pilot]
+"""
+
+
+def test_the_vocabulary_loads_and_is_validated(tmp_path: Path) -> None:
+    kb = load_knowledge(write(tmp_path, {"faq/a.yaml": GOOD, "vocabulary.yaml": VOCABULARY}))
+    assert kb.vocabulary.terms["workerowned"] == ("worker owned",)
+    assert kb.vocabulary.synonyms["en"]["company"] == ("firm",)
+    bad = VOCABULARY.replace("    en:", "    xx:").replace("stop_words: [lol]", "stop_words: [lol, 12]")
+    issues = problems(tmp_path, {"faq/a.yaml": GOOD, "vocabulary.yaml": bad})
+    assert any(i.startswith("knowledge/vocabulary.yaml:6: vocabulary.synonyms.xx: unknown key") for i in issues), issues
+    assert any("vocabulary.stop_words[1]: must be a string, but YAML read '12' as a number" in i for i in issues), (
+        issues
+    )

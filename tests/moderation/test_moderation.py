@@ -126,7 +126,7 @@ def test_answer_undo_history_add_remove(setup: tuple[Service, LiveKnowledge, Pat
     assert not reply[0].text.startswith("Dmytri Kleiner and John Magyar wrote it.")
     assert "Added zine-faq" in say(
         service,
-        "kb add zine-faq\ncan I print a PPL zine for our reading group?\nYes, non-commercial copies are allowed under 4(b).\nSource: PPL 4(b)",
+        "kb add zine-faq\ncan I print a PPL zine for our reading group?\nNon-commercial copies are allowed under 4(b).\nSource: PPL 4(b)",
     )
     assert (knowledge / "faq" / "added-in-chat.yaml").exists()
     assert "Not saved" in say(service, "kb add zine-faq\nq\na\nSource: PPL 3")
@@ -240,7 +240,7 @@ def test_kb_lint_cli(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None
     (root / "a.yaml").write_text(
         "entries:\n"
         '  - id: a\n    questions: ["can a coop sell ppl books", "x1", "x2", "x3", "x4"]\n    answer: "A."\n    sources: ["PPL 4(c)"]\n'
-        '  - id: b\n    questions: ["can a co-op sell the ppl bookz"]\n    answer: "B."\n    sources: ["PPL 4(b)"]\n',
+        '  - id: b\n    questions: ["can a coop sell the ppl bookz"]\n    answer: "B."\n    sources: ["PPL 4(b)"]\n',
         encoding="utf-8",
     )
     assert lint(root) == 1
@@ -281,7 +281,7 @@ def test_every_command_through_the_terminal_adapter(tmp_path: Path) -> None:
             "/kb answer lic-authors The PPL was written by Dmytri Kleiner and John Magyar.",
             "/kb add zine-faq",  # a usage reply: the terminal has one line per message
             "/kb undo",
-            "/kb remove lic-first-work",
+            "/kb remove coop-coopyright",
             "/kb history",
             "/kb stats",
             "/kb purge-unanswered",
@@ -299,8 +299,8 @@ def test_every_command_through_the_terminal_adapter(tmp_path: Path) -> None:
         "Saved the new answer of lic-authors",
         "Usage: kb add ID",
         "Undid answer of lic-authors",
-        "Removed lic-first-work",
-        "remove lic-first-work",
+        "Removed coop-coopyright",
+        "remove coop-coopyright",
         "Knowledge base version",
         "Deleted",
         "Reloaded: version",

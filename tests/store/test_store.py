@@ -95,7 +95,7 @@ def test_half_finished_questionnaire_resumes_after_restart(small_kb: KnowledgeBa
     path = tmp_path / "state.sqlite3"
     first = Service(Bot(small_kb), SqliteStore(path))
     first.handle(incoming("/quiz"))
-    first.handle(incoming("2", at=T0 + timedelta(minutes=1)))
+    first.handle(incoming("3", at=T0 + timedelta(minutes=1)))
     first.store.close()
     second = Service(Bot(small_kb), SqliteStore(path))  # a new process: nothing in memory
     (reply,) = second.handle(incoming("1", at=T0 + timedelta(minutes=2)))
@@ -118,11 +118,11 @@ def test_expiry_survives_a_restart(small_kb: KnowledgeBase, tmp_path: Path) -> N
 
 
 SCRIPTS = {
-    "needs_separate_permission": ["2", "1", "5"],
-    "permitted_with_conditions": ["2", "1", "4", "1"],
-    "not_permitted": ["3", "2"],
-    "unclear": ["2", "1", "3", "3", "2"],
-    "permitted": ["1"],
+    "needs_separate_permission": ["3", "1", "7"],  # share it; under the PPL; a company with employees
+    "permitted_with_conditions": ["3", "1", "1", "1"],  # ...; a private person; no money
+    "not_permitted": ["3", "3"],  # share it; with DRM
+    "unclear": ["3", "1", "1", "3"],  # ...; a private person; a few ads
+    "permitted": ["1", "1"],  # only read it; not a company
 }
 
 

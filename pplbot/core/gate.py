@@ -1,0 +1,82 @@
+"""The gate: answer, offer "did you mean", or say "I don't know".
+
+A wrong answer is worse than no answer, so the gate answers only when the best entry's score
+clears a cutoff *and* leads the best entry on a different topic by a margin. The cutoffs are
+lower when the question names the subject (PPL, copyfarleft, a section such as 4(c)) and
+higher when it does not, because off-topic chat rarely names it. Thresholds were fitted on the
+development set with `scripts/fit_gate.py` and checked on sets that were not used to fit them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from pplbot.core.knowledge import Entry
+
+__all__ = ["Candidate", "Match", "MatchKind", "Thresholds", "decide"]
+
+
+class MatchKind(StrEnum):
+    ANSWER = "answer"
+    SUGGEST = "suggest"
+    NONE = "none"
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """An entry that could answer, with its best phrase and scores: the 'why' of a match."""
+
+    entry: Entry
+    phrase: str
+    score: float  # 0-100, the blend the gate ranks by
+    coverage: float = 0.0  # IDF share of the question's words found in the entry (0-1)
+    semantic: float | None = None  # cosine of the question and the phrase, if an embedder is used
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    kind: MatchKind
+    candidates: tuple[Candidate, ...]
+    language: str = "en"
+    on_topic: bool = False
+
+    @property
+    def best(self) -> Candidate | None:
+        return self.candidates[0] if self.candidates else None
+
+
+@dataclass(frozen=True, slots=True)
+class Thresholds:
+    answer_cutoff: float = 30.0  # when the question names the subject
+    answer_cutoff_unanchored: float = 74.0  # when it does not
+    suggest_cutoff: float = 22.5
+    suggest_cutoff_unanchored: float = 57.7
+    margin: float = 0.0  # lead over the best entry on another topic, at a score of 50
+    min_coverage: float = 0.0  # share of the question's words the answering entry must know
+    max_suggestions: int = 3
+
+
+def decide(
+    ranked: list[Candidate],
+    on_topic: bool,
+    language: str,
+    th: Thresholds,
+    same_topic: Callable[[Entry, Entry], bool],
+) -> Match:
+    if not ranked:
+        return Match(MatchKind.NONE, (), language, on_topic)
+    answer_cutoff = th.answer_cutoff if on_topic else th.answer_cutoff_unanchored
+    suggest_cutoff = th.suggest_cutoff if on_topic else th.suggest_cutoff_unanchored
+    best = ranked[0]
+    rival = next((c for c in ranked[1:] if not same_topic(best.entry, c.entry)), None)
+    margin = th.margin * (100 - best.score) / 50  # the clearer the match, the smaller the lead it needs
+    lead = best.score - (rival.score if rival else 0.0)
+    top = tuple(ranked[: th.max_suggestions])
+    if best.score >= answer_cutoff and lead >= margin and best.coverage >= th.min_coverage:
+        return Match(MatchKind.ANSWER, top, language, on_topic)
+    if best.score >= suggest_cutoff:
+        floor = suggest_cutoff * 0.8
+        return Match(MatchKind.SUGGEST, tuple(c for c in top if c.score >= floor), language, on_topic)
+    return Match(MatchKind.NONE, top, language, on_topic)

@@ -1,0 +1,99 @@
+"""Inverted indexes of the knowledge base in one language's tokens, as compact NumPy arrays.
+
+Phrases and entries are stored once as surface-word ids (language-independent). An index for a
+language maps every surface word to that language's token (its Snowball stem, or its synonym)
+and inverts the pairs into postings: token -> phrases and token -> entries (compressed rows).
+Building one is a few array sorts, so indexes for other languages can be built on first use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+from pplbot.core.normalizing import Normalizer
+
+__all__ = ["LanguageIndex", "SurfaceCorpus"]
+
+Ints = npt.NDArray[np.int64]
+Floats = npt.NDArray[np.float64]
+
+
+def _rows(groups: Sequence[Sequence[int]]) -> tuple[Ints, Ints]:
+    """Compressed rows (indptr, values) of a list of int lists."""
+    lengths = np.fromiter((len(g) for g in groups), dtype=np.int64, count=len(groups))
+    indptr = np.zeros(len(groups) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=indptr[1:])
+    values = np.fromiter((v for g in groups for v in g), dtype=np.int64, count=int(indptr[-1]))
+    return indptr, values
+
+
+class SurfaceCorpus:
+    """Every phrase and entry document of the knowledge base as ids of surface words."""
+
+    def __init__(self, phrases: Sequence[Sequence[str]], docs: Sequence[set[str]]) -> None:
+        self.words: list[str] = sorted({w for doc in docs for w in doc} | {w for p in phrases for w in p})
+        self.word_id = {w: i for i, w in enumerate(self.words)}
+        self.phrase_rows = _rows([sorted({self.word_id[w] for w in p}) for p in phrases])
+        self.doc_rows = _rows([sorted(self.word_id[w] for w in doc) for doc in docs])
+        self.phrases = len(phrases)
+        self.docs = len(docs)
+
+
+def _invert(indptr: Ints, values: Ints, n_tokens: int) -> tuple[Ints, Ints, Ints]:
+    """Unique (row, token) pairs, then postings token -> rows: (row_of_pair, post_indptr, post_rows)."""
+    rows = np.repeat(np.arange(len(indptr) - 1, dtype=np.int64), np.diff(indptr))
+    keys = np.unique(rows * n_tokens + values)
+    pair_rows, pair_tokens = keys // n_tokens, keys % n_tokens
+    order = np.argsort(pair_tokens, kind="stable")
+    counts = np.bincount(pair_tokens, minlength=n_tokens)
+    post_indptr = np.zeros(n_tokens + 1, dtype=np.int64)
+    np.cumsum(counts, out=post_indptr[1:])
+    return keys, post_indptr, pair_rows[order]
+
+
+class LanguageIndex:
+    """Postings and IDF weights of the corpus in one language's tokens."""
+
+    def __init__(self, corpus: SurfaceCorpus, normalizer: Normalizer, lang: str) -> None:
+        token_of_word = normalizer.token_list(lang, corpus.words)
+        self.tokens: list[str] = sorted(set(token_of_word))
+        self.token_id = {t: i for i, t in enumerate(self.tokens)}
+        n_tokens = max(len(self.tokens), 1)
+        word_token = np.array([self.token_id[t] for t in token_of_word], dtype=np.int64)
+        p_indptr, p_words = corpus.phrase_rows
+        keys, self.phrase_post_ptr, self.phrase_post = _invert(p_indptr, word_token[p_words], n_tokens)
+        # each phrase's unique tokens, in row order (for the fuzzy comparison of candidates)
+        pair_rows = keys // n_tokens
+        self.phrase_tok_ptr = np.searchsorted(pair_rows, np.arange(corpus.phrases + 1))
+        self.phrase_tok = keys % n_tokens
+        d_indptr, d_words = corpus.doc_rows
+        _, self.doc_post_ptr, self.doc_post = _invert(d_indptr, word_token[d_words], n_tokens)
+        n, n_docs = max(corpus.phrases, 1), max(corpus.docs, 1)
+        self.idf: Floats = np.log1p(n / np.maximum(np.diff(self.phrase_post_ptr), 1))
+        self.unknown_idf = float(np.log1p(n))
+        self.doc_idf: Floats = np.log1p(n_docs / np.maximum(np.diff(self.doc_post_ptr), 1))
+        self.unknown_doc_idf = float(np.log1p(n_docs))
+        token_weight = self.idf[self.phrase_tok]
+        self.phrase_weight: Floats = (
+            np.add.reduceat(token_weight, self.phrase_tok_ptr[:-1]) if len(token_weight) else np.zeros(corpus.phrases)
+        )
+        self.phrases = corpus.phrases
+        self.docs = corpus.docs
+        self._texts: dict[int, str] = {}
+
+    def phrases_of(self, token: int) -> Ints:
+        return self.phrase_post[self.phrase_post_ptr[token] : self.phrase_post_ptr[token + 1]]
+
+    def docs_of(self, token: int) -> Ints:
+        return self.doc_post[self.doc_post_ptr[token] : self.doc_post_ptr[token + 1]]
+
+    def phrase_text(self, phrase: int) -> str:
+        """The phrase's tokens, sorted, as one string (token_sort_ratio sorts anyway); cached."""
+        found = self._texts.get(phrase)
+        if found is None:
+            ids = self.phrase_tok[self.phrase_tok_ptr[phrase] : self.phrase_tok_ptr[phrase + 1]].tolist()
+            found = self._texts[phrase] = " ".join(sorted(self.tokens[i] for i in ids))
+        return found

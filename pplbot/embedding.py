@@ -1,0 +1,60 @@
+"""Load the static sentence-embedding model shipped in `pplbot/data/minilm-static/`.
+
+The model is a lookup table: one vector per word piece of MiniLM's tokenizer, mean-pooled. It
+was distilled once from all-MiniLM-L6-v2 with model2vec (`scripts/build_static_model.py`); at
+run time it needs only the `tokenizers` and `safetensors` libraries and NumPy: no PyTorch, no
+model hub, nothing downloaded.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from safetensors.numpy import load_file
+from tokenizers import Tokenizer
+
+from pplbot.core.semantic import Vectors, unit_rows
+
+__all__ = ["MODEL_DIR", "StaticEmbedder", "load_embedder"]
+
+logger = logging.getLogger(__name__)
+MODEL_DIR = Path(__file__).resolve().parent / "data" / "minilm-static"
+_MAX_TOKENS = 256
+_BATCH = 512
+
+
+class StaticEmbedder:
+    """Mean of the word-piece vectors of a text, scaled to unit length."""
+
+    def __init__(self, table: Vectors, tokenizer: Tokenizer) -> None:
+        self._table = table
+        self._tokenizer = tokenizer
+        self.dim = int(table.shape[1])
+
+    def encode(self, texts: Sequence[str]) -> Vectors:
+        if len(texts) > _BATCH:  # in slices, so the gathered word-piece vectors stay small
+            return np.concatenate([self.encode(texts[i : i + _BATCH]) for i in range(0, len(texts), _BATCH)])
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        ids = [e.ids[:_MAX_TOKENS] for e in self._tokenizer.encode_batch(list(texts), add_special_tokens=False)]
+        lengths = np.fromiter((len(i) for i in ids), dtype=np.int64, count=len(ids))
+        rows = np.flatnonzero(lengths)
+        if len(rows):
+            flat = np.fromiter((t for i in ids for t in i), dtype=np.int64, count=int(lengths.sum()))
+            starts = np.concatenate(([0], np.cumsum(lengths[rows])[:-1]))
+            sums = np.add.reduceat(self._table[flat].astype(np.float32), starts, axis=0)
+            out[rows] = sums / lengths[rows, None]
+        return unit_rows(out)
+
+
+def load_embedder(directory: Path = MODEL_DIR) -> StaticEmbedder | None:
+    """The shipped model, or None (with a warning) when its files are missing or unreadable."""
+    try:
+        table = load_file(str(directory / "model.safetensors"))["embeddings"]
+        tokenizer = Tokenizer.from_file(str(directory / "tokenizer.json"))
+    except Exception as exc:  # safetensors and tokenizers raise their own error types
+        logger.warning("semantic model not loaded from %s (%s); matching without it", directory, exc)
+        return None
+    return StaticEmbedder(table, tokenizer)
