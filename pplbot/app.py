@@ -16,7 +16,7 @@ from pplbot.store.base import Store
 __all__ = ["compose"]
 
 
-def compose(settings: Settings, store: Store, *, detail_on_request: bool = False) -> tuple[Service, LiveKnowledge]:
+def compose(settings: Settings, store: Store, *, detail_on_request: bool = True) -> tuple[Service, LiveKnowledge]:
     """Load the knowledge (raises KnowledgeError), and wire reloads into the service."""
     if not settings.knowledge_dir.is_dir():
         raise ConfigError(f"PPLBOT_KNOWLEDGE_DIR: {settings.knowledge_dir} is not a folder")

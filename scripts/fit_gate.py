@@ -1,6 +1,9 @@
-"""Fit the matcher's score weights and the gate's thresholds on the development set only.
+"""Fit the matcher's score weights and the gate's thresholds on the development sets only.
 
-    .venv/bin/python scripts/fit_gate.py [--dev ../shared/eval/dev-questions.yaml] [--check SET ...]
+    .venv/bin/python scripts/fit_gate.py [--dev SET ...] [--check SET ...]
+
+The development sets (default: ../shared/eval/dev-questions.yaml and tests/data/tuning-eval.yaml)
+are the only ones used to choose.
 
 For every weight combination it ranks each dev question once, then sweeps the gate thresholds
 over the cached rankings. A question passes when the gate answers with an entry whose text
@@ -30,6 +33,7 @@ from pplbot.embedding import load_embedder
 from pplbot.knowledge_files import bundled_knowledge_dir, load_knowledge
 
 FALSE_COST = 3.0
+DATA = Path(__file__).resolve().parents[1] / "tests" / "data"
 OFF_TOPIC = "off-topic"
 
 
@@ -42,7 +46,8 @@ class Row:
     score: float
     lead: float  # best score minus the best score of another topic
     coverage: float
-    on_topic: bool
+    anchor: int
+    semantic: float
 
 
 def _entry_text(entry: object) -> str:
@@ -59,7 +64,7 @@ def rows(matcher: Matcher, dev: dict[str, list[dict[str, object]]]) -> list[Row]
     for in_scope, item in items:
         ranked, on_topic, _ = matcher._rank(str(item["q"]))
         if not ranked:
-            out.append(Row(in_scope, False, 0.0, 0.0, 0.0, on_topic))
+            out.append(Row(in_scope, False, 0.0, 0.0, 0.0, on_topic, 0.0))
             continue
         best = ranked[0]
         rival = next((c for c in ranked[1:] if not matcher._same_topic(best.entry, c.entry)), None)
@@ -67,7 +72,7 @@ def rows(matcher: Matcher, dev: dict[str, list[dict[str, object]]]) -> list[Row]
         assert isinstance(groups, list)
         ok = _passes(_entry_text(best.entry), groups) if in_scope else OFF_TOPIC in best.entry.tags
         lead = best.score - (rival.score if rival else 0.0)
-        out.append(Row(in_scope, ok, best.score, lead, best.coverage, on_topic))
+        out.append(Row(in_scope, ok, best.score, lead, best.coverage, on_topic, best.semantic or 0.0))
     return out
 
 
@@ -75,21 +80,27 @@ def sweep(table: list[Row]) -> tuple[float, Thresholds, float, float]:
     score = np.array([r.score for r in table])
     lead = np.array([r.lead for r in table])
     cov = np.array([r.coverage for r in table])
-    anchored = np.array([r.on_topic for r in table])
+    sem = np.array([r.semantic for r in table])
+    anchor = np.array([r.anchor for r in table])
     ok = np.array([r.best_ok for r in table])
     inside = np.array([r.in_scope for r in table])
     best: tuple[float, Thresholds, float, float] = (-9.0, Thresholds(), 0.0, 0.0)
-    for a, u, m, c in itertools.product(
-        np.arange(30, 72, 2), np.arange(44, 90, 2.5), (0, 1, 2, 3, 5, 8), (0.0, 0.3, 0.4, 0.5, 0.6)
-    ):
-        cutoff = np.where(anchored, a, u)
-        answered = (score >= cutoff) & (lead >= m * (100 - score) / 50) & (cov >= c)
-        passed = (answered & ok & inside).sum() / max(inside.sum(), 1)
-        false = (answered & ~ok & ~inside).sum() / max((~inside).sum(), 1)
-        objective = passed - FALSE_COST * false
-        if objective > best[0]:
-            th = Thresholds(float(a), float(u), float(a) * 0.75, float(u) * 0.78, float(m), float(c))
-            best = (objective, th, float(passed), float(false))
+    for strong, weak, none in itertools.product(np.arange(30, 72, 2), np.arange(36, 86, 2), np.arange(50, 92, 2.5)):
+        if not strong <= weak <= none:
+            continue
+        cutoff = np.select([anchor == 2, anchor == 1], [strong, weak], none)
+        passes_cut = score >= cutoff
+        for m, c, sm in itertools.product((0, 2, 5), (0.0, 0.3), (0.0, 0.6)):
+            answered = passes_cut & (lead >= m * (100 - score) / 50) & (cov >= c) & (sem >= sm)
+            passed = (answered & ok & inside).sum() / max(inside.sum(), 1)
+            false = (answered & ~ok & ~inside).sum() / max((~inside).sum(), 1)
+            objective = passed - FALSE_COST * false
+            if objective > best[0] + 1e-9:
+                th = Thresholds(
+                    float(strong), float(weak), float(none), float(strong) * 0.75, float(weak) * 0.76,
+                    float(none) * 0.78, float(m), float(c), float(sm),
+                )
+                best = (objective, th, float(passed), float(false))
     return best
 
 
@@ -109,13 +120,17 @@ def evaluate(matcher: Matcher, dev: dict[str, list[dict[str, object]]], th: Thre
     return passed / max(len(dev.get("in_scope", [])), 1), false / max(len(dev.get("out_of_scope", [])), 1)
 
 
-def fit(kb: KnowledgeBase, dev_path: Path, checks: list[Path], semantic: bool = True) -> int:
-    dev = yaml.safe_load(dev_path.read_text(encoding="utf-8"))
+def fit(kb: KnowledgeBase, dev_paths: list[Path], checks: list[Path], semantic: bool = True) -> int:
+    dev: dict[str, list[dict[str, object]]] = {"in_scope": [], "out_of_scope": []}
+    for path in dev_paths:
+        part = yaml.safe_load(path.read_text(encoding="utf-8"))
+        for key in dev:
+            dev[key] += part.get(key, [])
     embedder = load_embedder() if semantic else None
     normalizer = Normalizer(kb.vocabulary)
     winner: tuple[float, Tuning, Thresholds, float, float] | None = None
-    semantic_weights = (0.0, 0.2, 0.3, 0.4, 0.5, 0.6) if embedder is not None else (0.0,)
-    for pw, fw, sw in itertools.product((0.1, 0.2, 0.3), (0.1, 0.2, 0.3), semantic_weights):
+    semantic_weights = (0.3, 0.4, 0.5, 0.6) if embedder is not None else (0.0,)
+    for pw, fw, sw in itertools.product((0.1, 0.2), (0.1, 0.2), semantic_weights):
         tuning = replace(
             Tuning(), phrase_weight=pw, fuzz_weight=fw, entry_weight=round(1 - pw - fw, 2), semantic_weight=sw
         )
@@ -126,7 +141,7 @@ def fit(kb: KnowledgeBase, dev_path: Path, checks: list[Path], semantic: bool = 
             print(f"  better: {tuning} {th} dev pass {passed:.1%} false {false:.1%}", flush=True)
     assert winner is not None
     _, tuning, th, passed, false = winner
-    print(f"\nwinner on {dev_path.name}: pass {passed:.1%}, false answers {false:.1%}")
+    print(f"\nwinner on {', '.join(p.name for p in dev_paths)}: pass {passed:.1%}, false answers {false:.1%}")
     print(f"  {tuning}\n  {th}")
     matcher = Matcher(kb.entries, normalizer, embedder, th, tuning)
     for path in checks:
@@ -139,7 +154,7 @@ def fit(kb: KnowledgeBase, dev_path: Path, checks: list[Path], semantic: bool = 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--knowledge", type=Path, default=bundled_knowledge_dir())
-    parser.add_argument("--dev", type=Path, default=default_dev_set())
+    parser.add_argument("--dev", type=Path, nargs="+", default=[default_dev_set(), DATA / "tuning-eval.yaml"])
     parser.add_argument("--check", type=Path, nargs="*", default=[])
     parser.add_argument("--no-semantic", action="store_true")
     args = parser.parse_args()

@@ -2,8 +2,9 @@
 
 A wrong answer is worse than no answer, so the gate answers only when the best entry's score
 clears a cutoff *and* leads the best entry on a different topic by a margin. The cutoffs are
-lower when the question names the subject (PPL, copyfarleft, a section such as 4(c)) and
-higher when it does not, because off-topic chat rarely names it. Thresholds were fitted on the
+lowest when the question names the subject clearly (copyfarleft, a section such as 4(c)),
+higher when it names it only as "ppl" (also "people", a pilot licence ...), and highest when it
+does not name it, because off-topic chat rarely does. Thresholds were fitted on the
 development set with `scripts/fit_gate.py` and checked on sets that were not used to fit them.
 """
 
@@ -40,7 +41,7 @@ class Match:
     kind: MatchKind
     candidates: tuple[Candidate, ...]
     language: str = "en"
-    on_topic: bool = False
+    anchor: int = 0  # 2: names the subject clearly, 1: only as "ppl", 0: not at all
 
     @property
     def best(self) -> Candidate | None:
@@ -49,34 +50,38 @@ class Match:
 
 @dataclass(frozen=True, slots=True)
 class Thresholds:
-    answer_cutoff: float = 30.0  # when the question names the subject
+    answer_cutoff: float = 30.0  # when the question names the subject (copyfarleft, 4(c), ...)
+    answer_cutoff_weak: float = 50.0  # when it names it only as "ppl"
     answer_cutoff_unanchored: float = 74.0  # when it does not
     suggest_cutoff: float = 22.5
+    suggest_cutoff_weak: float = 38.0
     suggest_cutoff_unanchored: float = 57.7
     margin: float = 0.0  # lead over the best entry on another topic, at a score of 50
     min_coverage: float = 0.0  # share of the question's words the answering entry must know
+    min_semantic: float = 0.0  # cosine of question and phrase the answering candidate must reach
     max_suggestions: int = 3
 
 
 def decide(
     ranked: list[Candidate],
-    on_topic: bool,
+    anchor: int,
     language: str,
     th: Thresholds,
     same_topic: Callable[[Entry, Entry], bool],
 ) -> Match:
     if not ranked:
-        return Match(MatchKind.NONE, (), language, on_topic)
-    answer_cutoff = th.answer_cutoff if on_topic else th.answer_cutoff_unanchored
-    suggest_cutoff = th.suggest_cutoff if on_topic else th.suggest_cutoff_unanchored
+        return Match(MatchKind.NONE, (), language, anchor)
+    answer_cutoff = (th.answer_cutoff_unanchored, th.answer_cutoff_weak, th.answer_cutoff)[anchor]
+    suggest_cutoff = (th.suggest_cutoff_unanchored, th.suggest_cutoff_weak, th.suggest_cutoff)[anchor]
     best = ranked[0]
     rival = next((c for c in ranked[1:] if not same_topic(best.entry, c.entry)), None)
     margin = th.margin * (100 - best.score) / 50  # the clearer the match, the smaller the lead it needs
     lead = best.score - (rival.score if rival else 0.0)
     top = tuple(ranked[: th.max_suggestions])
-    if best.score >= answer_cutoff and lead >= margin and best.coverage >= th.min_coverage:
-        return Match(MatchKind.ANSWER, top, language, on_topic)
+    semantic_ok = best.semantic is None or best.semantic >= th.min_semantic
+    if best.score >= answer_cutoff and lead >= margin and best.coverage >= th.min_coverage and semantic_ok:
+        return Match(MatchKind.ANSWER, top, language, anchor)
     if best.score >= suggest_cutoff:
         floor = suggest_cutoff * 0.8
-        return Match(MatchKind.SUGGEST, tuple(c for c in top if c.score >= floor), language, on_topic)
-    return Match(MatchKind.NONE, top, language, on_topic)
+        return Match(MatchKind.SUGGEST, tuple(c for c in top if c.score >= floor), language, anchor)
+    return Match(MatchKind.NONE, top, language, anchor)

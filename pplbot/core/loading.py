@@ -34,7 +34,7 @@ BARE_LEADS = frozenset(
 )
 _FIRST_WORD = re.compile(r"[\w'’-]+")
 _TOP_KEYS = ("entries", "questionnaire", "vocabulary")
-_VOCABULARY_KEYS = ("terms", "synonyms", "stop_words", "domain_terms", "clash_terms")
+_VOCABULARY_KEYS = ("terms", "synonyms", "stop_words", "keep_words", "domain_terms", "ambiguous_terms", "clash_terms")
 
 
 def parse_knowledge(documents: Sequence[Document], version: str = "") -> KnowledgeBase:
@@ -209,6 +209,8 @@ def _vocabulary(check: Checker, value: object) -> Vocabulary:
         MappingProxyType(terms),
         MappingProxyType(synonyms),
         _word_list(check, top.get("stop_words"), (*base, "stop_words")),
+        _word_list(check, top.get("keep_words"), (*base, "keep_words")),
         _word_list(check, top.get("domain_terms"), (*base, "domain_terms")),
+        _word_list(check, top.get("ambiguous_terms"), (*base, "ambiguous_terms")),
         _word_list(check, top.get("clash_terms"), (*base, "clash_terms")),
     )

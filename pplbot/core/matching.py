@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 from rapidfuzz import fuzz, process
 
+from pplbot.core.char_index import CharIndex
 from pplbot.core.gate import Candidate, Match, MatchKind, Thresholds, decide
 from pplbot.core.knowledge import Entry
 from pplbot.core.normalizing import Normalizer
@@ -43,6 +44,8 @@ class Tuning:
     semantic_weight: float = 0.5  # share of the final score that comes from the cosine
     rescore: int = 60  # lexical candidates that get the full score
     semantic_candidates: int = 8  # entries nearest by mean phrase vector: their phrases become candidates
+    char_weight: float = 0.3  # share of the final score from the character n-gram cosine of the entry
+    char_candidates: int = 8  # entries nearest by n-grams: their phrases become candidates
 
 
 _CORRECTIONS_MAX = 20_000
@@ -100,6 +103,7 @@ class Matcher:
         self._indexes: dict[str, LanguageIndex] = {}
         self._vectors = embedder.encode(self._phrase_text) if embedder is not None and self._phrase_text else None
         self._centroids = _centroids(self._vectors, self._phrase_entry_array, len(self.entries))
+        self._chars = CharIndex([e.questions for e in self.entries])
         self._entry_phrases = np.argsort(self._phrase_entry_array, kind="stable")
         self._entry_phrase_ptr = np.searchsorted(
             self._phrase_entry_array[self._entry_phrases], np.arange(len(self.entries) + 1)
@@ -137,23 +141,26 @@ class Matcher:
         ranked, on_topic, lang = self._rank(text)
         return decide(ranked, on_topic, lang, self.thresholds, self._same_topic)
 
-    def _rank(self, text: str) -> tuple[list[Candidate], bool, str]:
+    def _rank(self, text: str) -> tuple[list[Candidate], int, str]:
         """Candidates in the question's language; when that is not English, also read as English
         (lingua misjudges short mixed questions) and keep the reading with the better best score."""
         lang = self.normalizer.language(text)
         cosines = self._cosines(text)
-        ranked, on_topic = self._rank_in(text, lang, cosines)
+        chars = self._chars.scores(text)
+        ranked, on_topic = self._rank_in(text, lang, cosines, chars)
         if lang != "en":
-            english, en_topic = self._rank_in(text, "en", cosines)
+            english, en_topic = self._rank_in(text, "en", cosines, chars)
             if english and (not ranked or english[0].score > ranked[0].score):
                 return english, en_topic, "en"
         return ranked, on_topic, lang
 
-    def _rank_in(self, text: str, lang: str, cosines: np.ndarray | None) -> tuple[list[Candidate], bool]:
+    def _rank_in(
+        self, text: str, lang: str, cosines: np.ndarray | None, chars: np.ndarray
+    ) -> tuple[list[Candidate], int]:
         norm = self.normalizer
         index = self.index(lang)
         tokens = tuple(norm.token(lang, w) for w in norm.surface(text, self._correct))
-        on_topic = norm.names_domain(tokens)
+        on_topic = norm.anchor(tokens)
         query = list(dict.fromkeys(tokens))
         if not query:
             return [], on_topic
@@ -171,7 +178,8 @@ class Matcher:
         dice = 2 * overlap / (q_total + index.phrase_weight)
         top = _top(dice, self.tuning.rescore)
         if cosines is not None:
-            top = np.union1d(top, self._semantic_candidates(cosines))
+            top = np.union1d(top, self._phrases_of(_top(self._centroids @ cosines, self.tuning.semantic_candidates)))
+        top = np.union1d(top, self._phrases_of(_top(chars, self.tuning.char_candidates)))
         if not len(top):
             return [], on_topic
         q_text = " ".join(sorted(query))
@@ -209,9 +217,8 @@ class Matcher:
             return None
         return np.asarray(self.embedder.encode([text])[0])
 
-    def _semantic_candidates(self, query: np.ndarray) -> np.ndarray:
-        """The phrases of the entries whose mean phrase vector lies closest to the question's."""
-        entries = _top(self._centroids @ query, self.tuning.semantic_candidates)
+    def _phrases_of(self, entries: np.ndarray) -> np.ndarray:
+        """Every phrase of the given entries."""
         parts = [
             self._entry_phrases[self._entry_phrase_ptr[e] : self._entry_phrase_ptr[e + 1]] for e in entries.tolist()
         ]

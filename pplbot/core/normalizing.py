@@ -19,6 +19,8 @@ from functools import lru_cache
 import Stemmer
 from lingua import Language, LanguageDetector, LanguageDetectorBuilder
 
+from stopwords import get_stopwords
+
 from pplbot.core.vocabulary import LANGUAGES, STEMMER_NAMES, Vocabulary
 
 __all__ = ["Normalizer", "clean", "is_section", "words"]
@@ -68,6 +70,13 @@ def is_section(token: str) -> bool:
 
 
 @lru_cache(maxsize=1)
+def _language_stop_words() -> frozenset[str]:
+    """The function words of the five languages ("the", "que", "der", "est", "uma"), from the
+    `stopwords` package: they say nothing about which entry answers."""
+    return frozenset(w for lang in LANGUAGES for word in get_stopwords(lang) for w in words(word))
+
+
+@lru_cache(maxsize=1)
 def _detector() -> LanguageDetector:
     return LanguageDetectorBuilder.from_languages(*_LINGUA).with_low_accuracy_mode().build()
 
@@ -83,7 +92,8 @@ class Normalizer:
             for phrase in (token, *phrases):
                 self._terms[tuple(words(phrase))] = "".join(words(token))
         stops = [tuple(words(w)) for w in vocabulary.stop_words]
-        self._stop = frozenset(s[0] for s in stops if len(s) == 1)
+        keep = {w for k in vocabulary.keep_words for w in words(k)}
+        self._stop = frozenset(s[0] for s in stops if len(s) == 1) | (_language_stop_words() - keep)
         self._terms.update({s: "" for s in stops if len(s) > 1})
         self._term_tokens = frozenset(self._terms.values())
         self._term_first = frozenset(k[0] for k in self._terms if k)
@@ -104,6 +114,7 @@ class Normalizer:
                         table.setdefault(self._stem(lang, word), target)
             self._synonyms[lang] = table
         self._domain = self._token_set(vocabulary.domain_terms)
+        self._ambiguous = self._token_set(vocabulary.ambiguous_terms) - self._domain
         self._clash = self._token_set(vocabulary.clash_terms)
 
     def _token_set(self, terms: Iterable[str]) -> frozenset[str]:
@@ -171,12 +182,19 @@ class Normalizer:
         lang = lang or self.language(text)
         return tuple(self.token(lang, w) for w in self.surface(text))
 
-    def names_domain(self, tokens: Iterable[str]) -> bool:
-        """True when tokens name the subject (the PPL, its concepts, a section such as "4c"),
-        unless "PPL" stands next to a word that means another PPL and nothing else names ours."""
+    def anchor(self, tokens: Iterable[str]) -> int:
+        """How clearly the tokens name the subject: 2 (a term such as copyfarleft, or a section such
+        as "4c"), 1 (only an ambiguous one such as "ppl", which is also "people"), 0 (none, or "PPL"
+        next to a word that means another PPL, such as "pilot")."""
         seq = tuple(tokens)
-        named = {t for t in seq if t in self._domain or is_section(t)}
-        sections = any(a in _SECTION_WORDS and b.isdigit() and len(b) == 1 for a, b in itertools.pairwise(seq))
-        if named == {"ppl"} and not sections and any(t in self._clash for t in seq):
-            return False
-        return bool(named) or sections
+        if any(t in self._domain or is_section(t) for t in seq):
+            return 2
+        if any(a in _SECTION_WORDS and b.isdigit() and len(b) == 1 for a, b in itertools.pairwise(seq)):
+            return 2
+        if any(t in self._ambiguous for t in seq):
+            return 0 if any(t in self._clash for t in seq) else 1
+        return 0
+
+    def names_domain(self, tokens: Iterable[str]) -> bool:
+        """True when the tokens name the subject at all (see `anchor`)."""
+        return self.anchor(tokens) > 0

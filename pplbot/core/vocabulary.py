@@ -28,5 +28,7 @@ class Vocabulary:
     terms: Mapping[str, tuple[str, ...]] = field(default_factory=_empty)
     synonyms: Mapping[str, Mapping[str, tuple[str, ...]]] = field(default_factory=lambda: MappingProxyType({}))
     stop_words: tuple[str, ...] = ()
+    keep_words: tuple[str, ...] = ()  # never dropped as a language's stop word ("mit", "sa", "solo")
     domain_terms: tuple[str, ...] = ()
+    ambiguous_terms: tuple[str, ...] = ()  # name the subject only weakly ("ppl" is also "people")
     clash_terms: tuple[str, ...] = ()

@@ -85,7 +85,7 @@ async def test_questionnaire_by_buttons(running: Running) -> None:
     (question,) = await said(fake, GROUP, mark)
     assert "Question 1 of" in text_of(question)
     buttons = keyboard(question)
-    assert len(buttons) == 4 and all(len(b.encode()) <= 64 for b in buttons)
+    assert len(buttons) == 8 and all(len(b.encode()) <= 64 for b in buttons)
     # Bob presses Alice's button: an alert, nothing changes
     mark2 = fake.mark()
     fake.press_button(GROUP, BOB, question.result, buttons[1])
@@ -94,7 +94,7 @@ async def test_questionnaire_by_buttons(running: Running) -> None:
     await asyncio.sleep(0.3)
     assert not [c for c in fake.calls[mark2:] if c.method in {"sendMessage", "editMessageText"}]
     # Alice answers: the question is edited (keyboard gone) and the next one sent
-    answers = [1, 0, 4]  # share -> under the PPL -> a company
+    answers = [2, 0, 6]  # share it unchanged -> under the PPL -> a company with employees
     current = question
     for n, index in enumerate(answers):
         mark3 = fake.mark()
@@ -189,7 +189,7 @@ async def test_restart_mid_questionnaire(fake: FakeBotApi, kb: KnowledgeBase, tm
     mark = fake.mark()
     fake.send_text(ALICE, ALICE, "/quiz")
     (question,) = await said(fake, ALICE, mark)
-    fake.press_button(ALICE, ALICE, question.result, keyboard(question)[1])
+    fake.press_button(ALICE, ALICE, question.result, keyboard(question)[2])
     second_question, *_ = await said(fake, ALICE, mark, 2)
     second_question = (await said(fake, ALICE, mark, 2))[1]
     await first.close()

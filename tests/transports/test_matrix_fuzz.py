@@ -569,7 +569,7 @@ def test_every_curated_text_renders_exactly(kb: KnowledgeBase) -> None:
         texts += [q.title, q.disclaimer]
         texts += [t for question in q.questions.values() for t in (question.text, question.why)]
         texts += [a.label for question in q.questions.values() for a in question.options]
-        texts += [t for v in q.verdicts.values() for t in (v.summary, v.why, v.next_steps, *v.conditions)]
+        texts += [t for v in q.verdicts.values() for t in (v.why, v.detail, v.next_steps, *v.conditions)]
     assert len(texts) > 50
     for text in texts:
         content = render(Reply(text))

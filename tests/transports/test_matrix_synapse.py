@@ -112,30 +112,30 @@ async def test_questionnaire_by_numbers_and_reactions(bots: BotFactory, peers: P
     start = await alice.send(room, "!ppl quiz")
     q1 = await alice.reply(bot.user_id, start, "question 1")
     assert "Question 1" in q1.body and thread_of(q1) == start  # a new thread, rooted at the request
-    assert "1. Quote a short part" in q1.body and "<ol>" in q1.formatted_body
+    assert "1. Only read, watch" in q1.body and "<ol>" in q1.formatted_body
 
     def reactions() -> list[str]:
         return [
             e.key for e in alice.from_user(bot.user_id) if isinstance(e, ReactionEvent) and e.reacts_to == q1.event_id
         ]
 
-    await alice.until(lambda: len(reactions()) >= 4, "number reactions on question 1")
-    assert reactions() == list(KEYCAPS[:4])  # one per option, in order
+    await alice.until(lambda: len(reactions()) >= 8, "number reactions on question 1")
+    assert reactions() == list(KEYCAPS[:8])  # one per option, in order
 
-    two = await alice.send(room, "2", extra=in_thread(start, q1.event_id))  # "Copy, share, publish"
+    two = await alice.send(room, "3", extra=in_thread(start, q1.event_id))  # "Copy, share, publish"
     q2 = await alice.reply(bot.user_id, two, "question 2")
     assert "Question 2" in q2.body and thread_of(q2) == start
 
     await bob.react(room, q2.event_id, KEYCAPS[0])  # not bob's questionnaire: ignored
-    await alice.react(room, q2.event_id, KEYCAPS[0])  # "Under the PPL, crediting the author"
+    await alice.react(room, q2.event_id, KEYCAPS[0])  # "Under the PPL, with the author's name"
     q3 = await alice.reply(bot.user_id, q2.event_id, "question 3 after alice's reaction")
     assert "Question 3" in q3.body and thread_of(q3) == start
 
     one = await alice.send(room, "1", extra=in_thread(start, q3.event_id))  # "Just me, as a private person"
     q4 = await alice.reply(bot.user_id, one, "question 4")
-    await alice.react(room, q4.event_id, KEYCAPS[0])  # "No: nothing is sold"
+    await alice.react(room, q4.event_id, KEYCAPS[0])  # "No: it is free"
     verdict = await alice.reply(bot.user_id, q4.event_id, "the verdict")
-    assert "Verdict: Permitted" in verdict.body and thread_of(verdict) == start
+    assert "Permitted, with conditions." in verdict.body and thread_of(verdict) == start
     assert len(alice.replies(bot.user_id, q2.event_id)) == 1  # bob's reaction got nothing
 
 
@@ -164,12 +164,12 @@ async def test_bot_restart_mid_questionnaire(bots: BotFactory, peers: PeerFactor
 
     start = await alice.send(room, "/quiz")
     q1 = await alice.reply(bot.user_id, start)
-    two = await alice.send(room, "2")
+    two = await alice.send(room, "3")
     q2 = await alice.reply(bot.user_id, two)
     assert "Question 2" in q2.body
 
     await bot.stop()
-    while_down = await alice.send(room, "1")  # "Under the PPL, crediting the author"
+    while_down = await alice.send(room, "1")  # "Under the PPL, with the author's name"
     await bot.start()
 
     q3 = await alice.reply(bot.user_id, while_down, "an answer to the message sent while the bot was down")
