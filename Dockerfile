@@ -12,7 +12,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 RUN useradd --create-home --uid 10001 pplbot && mkdir -p /data && chown pplbot /data
 WORKDIR /app
-COPY --chown=pplbot pyproject.toml README.md ./
+COPY --chown=pplbot pyproject.toml README.md LICENSE.md ./
 COPY --chown=pplbot pplbot ./pplbot
 COPY --chown=pplbot knowledge ./knowledge
 

@@ -97,8 +97,15 @@ def sweep(table: list[Row]) -> tuple[float, Thresholds, float, float]:
             objective = passed - FALSE_COST * false
             if objective > best[0] + 1e-9:
                 th = Thresholds(
-                    float(strong), float(weak), float(none), float(strong) * 0.75, float(weak) * 0.76,
-                    float(none) * 0.78, float(m), float(c), float(sm),
+                    float(strong),
+                    float(weak),
+                    float(none),
+                    float(strong) * 0.75,
+                    float(weak) * 0.76,
+                    float(none) * 0.78,
+                    float(m),
+                    float(c),
+                    float(sm),
                 )
                 best = (objective, th, float(passed), float(false))
     return best
@@ -129,10 +136,14 @@ def fit(kb: KnowledgeBase, dev_paths: list[Path], checks: list[Path], semantic: 
     embedder = load_embedder() if semantic else None
     normalizer = Normalizer(kb.vocabulary)
     winner: tuple[float, Tuning, Thresholds, float, float] | None = None
-    semantic_weights = (0.3, 0.4, 0.5, 0.6) if embedder is not None else (0.0,)
+    semantic_weights = (0.3, 0.4, 0.5) if embedder is not None else (0.0,)
     for pw, fw, sw in itertools.product((0.1, 0.2), (0.1, 0.2), semantic_weights):
         tuning = replace(
-            Tuning(), phrase_weight=pw, fuzz_weight=fw, entry_weight=round(1 - pw - fw, 2), semantic_weight=sw
+            Tuning(),
+            phrase_weight=pw,
+            fuzz_weight=fw,
+            entry_weight=round(1 - pw - fw, 2),
+            semantic_weight=sw,
         )
         matcher = Matcher(kb.entries, normalizer, embedder, tuning=tuning)
         objective, th, passed, false = sweep(rows(matcher, dev))

@@ -64,13 +64,23 @@ def main() -> int:
     kb = load_knowledge(args.knowledge)
     grid = [Tuning()] + [
         replace(Tuning(), phrase_weight=pw, entry_weight=round(1 - pw - fw, 2), fuzz_weight=fw, semantic_weight=sw)
-        for pw, fw, sw in [(0.2, 0.1, 0.4), (0.3, 0.1, 0.4), (0.3, 0.2, 0.3), (0.4, 0.1, 0.3), (0.2, 0.1, 0.6), (0.5, 0.1, 0.4)]
+        for pw, fw, sw in [
+            (0.2, 0.1, 0.4),
+            (0.3, 0.1, 0.4),
+            (0.3, 0.2, 0.3),
+            (0.4, 0.1, 0.3),
+            (0.2, 0.1, 0.6),
+            (0.5, 0.1, 0.4),
+        ]
     ]
     for tuning in grid:
         stats = evaluate(kb, tuning, args.folds)
         top1 = sum(v[0] for v in stats.values()) / sum(v[2] for v in stats.values())
         per = " ".join(f"{k} {v[0] / v[2]:.0%}/{v[1] / v[2]:.0%} (n={v[2]})" for k, v in sorted(stats.items()))
-        print(f"pw={tuning.phrase_weight} ew={tuning.entry_weight} fw={tuning.fuzz_weight} sw={tuning.semantic_weight}: top1 {top1:.1%}  {per}", flush=True)
+        print(
+            f"pw={tuning.phrase_weight} ew={tuning.entry_weight} fw={tuning.fuzz_weight} sw={tuning.semantic_weight}: top1 {top1:.1%}  {per}",
+            flush=True,
+        )
     return 0
 
 

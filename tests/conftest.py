@@ -10,10 +10,11 @@ import pytest
 # python-telegram-bot 22 warns (PTBDeprecationWarning) unless durations are timedeltas.
 os.environ.setdefault("PTB_TIMEDELTA", "true")
 
-from pplbot.core.bot import Bot
+from pplbot.core.bot import Bot, BotOptions
 from pplbot.core.knowledge import KnowledgeBase
 from pplbot.core.loading import parse_knowledge
 from pplbot.core.messages import ChatKind, Incoming
+from pplbot.embedding import load_embedder
 from pplbot.knowledge_files import load_knowledge, read_document, read_documents
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -42,7 +43,8 @@ def small_bot(small_kb: KnowledgeBase) -> Bot:
 
 @pytest.fixture(scope="session")
 def bot(kb: KnowledgeBase) -> Bot:
-    return Bot(kb)
+    """The bundled knowledge base with the shipped static embedding model, as `pplbot` runs it."""
+    return Bot(kb, BotOptions(embedder=load_embedder()))
 
 
 def incoming(

@@ -138,3 +138,20 @@ def test_chat_reads_until_end_of_input(capsys: pytest.CaptureFixture[str], monke
     monkeypatch.setattr("sys.stdin", io.StringIO("who wrote the ppl?\n/quiz\n1\n1\nquit\n"))
     code, out, _ = run(capsys, "chat")
     assert code == 0 and "Kleiner" in out and "Permitted." in out and out.rstrip().endswith("Bye!")
+
+
+def test_chat_shows_the_short_answer_first_and_the_rest_on_more(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The terminal behaves as the chats do: `answer` first, `more` for the rest."""
+    from pplbot.knowledge_files import load_knowledge
+
+    entry = next(e for e in load_knowledge(KNOWLEDGE).entries if e.id == "lic-what-is")
+    assert entry.more
+    detail = entry.more.split(". ")[0]
+    monkeypatch.setattr("sys.stdin", io.StringIO("what is the peer production license?\nquit\n"))
+    _, short, _ = run(capsys, "chat")
+    assert entry.answer.split(". ")[0] in short and detail not in short and "more" in short
+    monkeypatch.setattr("sys.stdin", io.StringIO("what is the peer production license?\nmore\nquit\n"))
+    _, longer, _ = run(capsys, "chat")
+    assert detail in longer

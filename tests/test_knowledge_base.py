@@ -10,6 +10,7 @@ import yaml
 
 from pplbot.bench import evaluate
 from pplbot.core.bot import Bot
+from pplbot.core.gate import MatchKind
 from pplbot.core.knowledge import KnowledgeBase
 from tests.conftest import ROOT
 
@@ -60,7 +61,10 @@ def test_quotes_of_the_licence_are_verbatim(kb: KnowledgeBase) -> None:
     """Any double-quoted passage of 6+ words attributed to the PPL must occur in the dossier."""
     dossier_path = ROOT.parent / "shared" / "reference" / "ppl-dossier.md"
     if not dossier_path.exists():
-        pytest.skip("the shared dossier is not next to the repository")
+        pytest.skip(
+            f"{dossier_path} is missing (CI puts ../shared beside the repository):"
+            " the check that every licence quote is verbatim did not run"
+        )
     squash = lambda t: re.sub(r"[\s“”\"'’‘…]+", " ", t).lower()
     dossier = squash(dossier_path.read_text(encoding="utf-8"))
     bad = []
@@ -74,7 +78,7 @@ def test_quotes_of_the_licence_are_verbatim(kb: KnowledgeBase) -> None:
 
 def load(path: Path) -> dict[str, list[dict[str, object]]]:
     if not path.exists():
-        pytest.skip(f"{path} is not available")
+        pytest.skip(f"{path} is missing (CI puts ../shared beside the repository): this retrieval floor did not run")
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
     assert isinstance(data, dict)
     return data
@@ -82,12 +86,30 @@ def load(path: Path) -> dict[str, list[dict[str, object]]]:
 
 def test_retrieval_floor_on_the_dev_set(bot: Bot) -> None:
     quality = evaluate(bot, load(ROOT.parent / "shared" / "eval" / "dev-questions.yaml"))
-    assert quality.in_scope_pass >= 0.85, quality.failures
-    assert quality.out_of_scope_false <= 0.05, quality.failures
+    assert quality.in_scope_pass >= 0.87, quality.failures
+    assert quality.out_of_scope_false <= 0.03, quality.failures
 
 
 def test_retrieval_floor_on_the_second_set(bot: Bot) -> None:
     """A second set written without looking at the knowledge base: a guard against overfitting."""
     quality = evaluate(bot, load(ROOT / "tests" / "data" / "second-eval.yaml"))
-    assert quality.in_scope_pass >= 0.55, quality.failures
-    assert quality.out_of_scope_false <= 0.06, quality.failures
+    assert quality.in_scope_pass >= 0.72, quality.failures
+    assert quality.out_of_scope_false <= 0.03, quality.failures
+
+
+def test_retrieval_floor_on_the_blind_sets(bot: Bot) -> None:
+    """Written by helpers who never saw the knowledge base. The third set was never used to tune
+    anything: this floor only guards against a regression, it is not a target."""
+    tuning = evaluate(bot, load(ROOT / "tests" / "data" / "tuning-eval.yaml"))
+    assert tuning.in_scope_pass >= 0.68 and tuning.out_of_scope_false <= 0.05, tuning.failures
+    third = evaluate(bot, load(ROOT / "tests" / "data" / "third-eval.yaml"))
+    assert third.in_scope_pass >= 0.72 and third.out_of_scope_false <= 0.10, third.failures
+
+
+def test_several_typos_still_get_did_you_mean(bot: Bot) -> None:
+    """Issue 14: this got a flat "I don't know" while the spelled question is answered."""
+    spelled = bot.matcher.match("do i have to credit the original author if i remix it")
+    typos = bot.matcher.match("do i hav to credt the orignal autor if i remix it")
+    assert spelled.kind is MatchKind.ANSWER and spelled.best is not None
+    assert typos.kind in {MatchKind.ANSWER, MatchKind.SUGGEST}
+    assert spelled.best.entry.id in [c.entry.id for c in typos.candidates[:3]]

@@ -51,11 +51,11 @@ class Match:
 @dataclass(frozen=True, slots=True)
 class Thresholds:
     answer_cutoff: float = 30.0  # when the question names the subject (copyfarleft, 4(c), ...)
-    answer_cutoff_weak: float = 50.0  # when it names it only as "ppl"
-    answer_cutoff_unanchored: float = 74.0  # when it does not
+    answer_cutoff_weak: float = 56.0  # when it names it only as "ppl"
+    answer_cutoff_unanchored: float = 77.5  # when it does not
     suggest_cutoff: float = 22.5
-    suggest_cutoff_weak: float = 38.0
-    suggest_cutoff_unanchored: float = 57.7
+    suggest_cutoff_weak: float = 42.5
+    suggest_cutoff_unanchored: float = 60.5
     margin: float = 0.0  # lead over the best entry on another topic, at a score of 50
     min_coverage: float = 0.0  # share of the question's words the answering entry must know
     min_semantic: float = 0.0  # cosine of question and phrase the answering candidate must reach

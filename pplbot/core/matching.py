@@ -23,7 +23,6 @@ from dataclasses import dataclass
 import numpy as np
 from rapidfuzz import fuzz, process
 
-from pplbot.core.char_index import CharIndex
 from pplbot.core.gate import Candidate, Match, MatchKind, Thresholds, decide
 from pplbot.core.knowledge import Entry
 from pplbot.core.normalizing import Normalizer
@@ -38,14 +37,12 @@ __all__ = ["Candidate", "Match", "MatchKind", "Matcher", "Thresholds", "Tuning"]
 class Tuning:
     """Weights of the score; fitted with `scripts/fit_gate.py` on the dev set only."""
 
-    phrase_weight: float = 0.1  # IDF-weighted Dice of the question and the phrase
-    entry_weight: float = 0.7  # share of the question's words found anywhere in the entry
+    phrase_weight: float = 0.2  # IDF-weighted Dice of the question and the phrase
+    entry_weight: float = 0.6  # share of the question's words found anywhere in the entry
     fuzz_weight: float = 0.2  # token_sort_ratio of the question and the phrase
     semantic_weight: float = 0.5  # share of the final score that comes from the cosine
     rescore: int = 60  # lexical candidates that get the full score
     semantic_candidates: int = 8  # entries nearest by mean phrase vector: their phrases become candidates
-    char_weight: float = 0.3  # share of the final score from the character n-gram cosine of the entry
-    char_candidates: int = 8  # entries nearest by n-grams: their phrases become candidates
 
 
 _CORRECTIONS_MAX = 20_000
@@ -103,7 +100,6 @@ class Matcher:
         self._indexes: dict[str, LanguageIndex] = {}
         self._vectors = embedder.encode(self._phrase_text) if embedder is not None and self._phrase_text else None
         self._centroids = _centroids(self._vectors, self._phrase_entry_array, len(self.entries))
-        self._chars = CharIndex([e.questions for e in self.entries])
         self._entry_phrases = np.argsort(self._phrase_entry_array, kind="stable")
         self._entry_phrase_ptr = np.searchsorted(
             self._phrase_entry_array[self._entry_phrases], np.arange(len(self.entries) + 1)
@@ -146,17 +142,14 @@ class Matcher:
         (lingua misjudges short mixed questions) and keep the reading with the better best score."""
         lang = self.normalizer.language(text)
         cosines = self._cosines(text)
-        chars = self._chars.scores(text)
-        ranked, on_topic = self._rank_in(text, lang, cosines, chars)
+        ranked, on_topic = self._rank_in(text, lang, cosines)
         if lang != "en":
-            english, en_topic = self._rank_in(text, "en", cosines, chars)
+            english, en_topic = self._rank_in(text, "en", cosines)
             if english and (not ranked or english[0].score > ranked[0].score):
                 return english, en_topic, "en"
         return ranked, on_topic, lang
 
-    def _rank_in(
-        self, text: str, lang: str, cosines: np.ndarray | None, chars: np.ndarray
-    ) -> tuple[list[Candidate], int]:
+    def _rank_in(self, text: str, lang: str, cosines: np.ndarray | None) -> tuple[list[Candidate], int]:
         norm = self.normalizer
         index = self.index(lang)
         tokens = tuple(norm.token(lang, w) for w in norm.surface(text, self._correct))
@@ -179,7 +172,6 @@ class Matcher:
         top = _top(dice, self.tuning.rescore)
         if cosines is not None:
             top = np.union1d(top, self._phrases_of(_top(self._centroids @ cosines, self.tuning.semantic_candidates)))
-        top = np.union1d(top, self._phrases_of(_top(chars, self.tuning.char_candidates)))
         if not len(top):
             return [], on_topic
         q_text = " ".join(sorted(query))

@@ -18,7 +18,6 @@ from functools import lru_cache
 
 import Stemmer
 from lingua import Language, LanguageDetector, LanguageDetectorBuilder
-
 from stopwords import get_stopwords
 
 from pplbot.core.vocabulary import LANGUAGES, STEMMER_NAMES, Vocabulary

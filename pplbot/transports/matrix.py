@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 from uuid import uuid4
 
 from nio import (
+    Api,
     AsyncClient,
     AsyncClientConfig,
     ErrorResponse,
@@ -37,6 +38,7 @@ from nio import (
     MegolmEvent,
     ProfileGetDisplayNameResponse,
     RoomCreateEvent,
+    RoomGetEventResponse,
     RoomSendResponse,
     SyncResponse,
     WhoamiResponse,
@@ -54,7 +56,10 @@ from pplbot.transports.matrix_events import (
     LEAVE,
     NETWORK,
     Context,
+    Edit,
     QuestionRef,
+    edit_of,
+    edited,
     invite_allowed,
     render,
     to_incoming,
@@ -74,6 +79,12 @@ SORRY = "Sorry, something went wrong on my side. Please try again."
 UNDECRYPTABLE = "I couldn't decrypt that message (the encryption keys didn't reach me). Please resend it."
 LEAVING = "Leaving this room, as asked by a moderator."
 NOT_MODERATOR = "Only a moderator can ask me to leave this room."
+GREETING = (
+    "Hello! I answer questions about the Peer Production License (PPL) and open cooperativism,"
+    " citing the licence sections. Ask with [[ask your question]] or mention me;"
+    " [[quiz]] checks step by step whether your use of a PPL work is permitted. [[help]] lists the rest."
+)
+EDIT_WINDOW = timedelta(minutes=2)  # an edit this soon after a question that is not yet answered replaces it
 SEND_ATTEMPTS = 3
 MAX_RATE_LIMITED = 20
 TIMELINE_LIMIT = 200  # events per room and sync: what arrived while the bot was down (more: logged as a gap)
@@ -112,12 +123,33 @@ class EventLedger:
         )
         return bool(rows)
 
+    def handled(self, event_id: str) -> bool:
+        return bool(self._execute("SELECT 1 FROM matrix_events WHERE kind = 'handled' AND event_id = ?", (event_id,)))
+
     def remember_sent(self, event_id: str) -> None:
         self._put("sent", event_id, "")
 
     def remember_question(self, event_id: str, ref: QuestionRef) -> None:
         k = ref.key
         self._put("question", event_id, json.dumps({"key": [k.chat, k.user, k.thread], "options": list(ref.options)}))
+        if k.thread is not None:
+            self._put("quiz-thread", f"{k.chat}|{k.user}", k.thread)
+
+    def quiz_thread(self, room_id: str, user: str) -> str | None:
+        """The thread of the latest questionnaire question sent to `user` in `room_id`."""
+        rows = self._execute(
+            "SELECT data FROM matrix_events WHERE kind = 'quiz-thread' AND event_id = ?", (f"{room_id}|{user}",)
+        )
+        return str(rows[0][0]) or None if rows else None
+
+    def greeted(self, room_id: str) -> bool:
+        """True if the room was already greeted; records the greeting otherwise (once per room)."""
+        rows = self._execute(
+            "INSERT INTO matrix_events (kind, event_id, at) VALUES ('greeted', ?, ?)"
+            " ON CONFLICT DO NOTHING RETURNING event_id",
+            (room_id, time.time()),
+        )
+        return not rows
 
     def is_bot_event(self, event_id: str) -> bool:
         return bool(self._execute("SELECT 1 FROM matrix_events WHERE kind = 'sent' AND event_id = ?", (event_id,)))
@@ -168,6 +200,12 @@ class _Known:
         session = self.service.session(key)
         return session is not None and session.quiz is not None
 
+    def quiz_thread(self, room_id: str, user: str) -> str | None:
+        thread = self.ledger.quiz_thread(room_id, user)
+        if thread is None or not self.quiz_running(SessionKey(NETWORK, room_id, user, thread)):
+            return None
+        return thread
+
     def room_creators(self, room_id: str) -> frozenset[str]:
         return self.creators.get(room_id, frozenset())
 
@@ -217,6 +255,7 @@ class MatrixTransport:
         self.client: AsyncClient | None = None
         self._stop = asyncio.Event()
         self._rooms_at_once = asyncio.Semaphore(ROOMS_AT_ONCE)
+        self._to_greet: set[str] = set()  # rooms joined; greeted once they appear in a sync
 
     # ------------------------------------------------------------------ lifecycle
     async def run(self, stop: asyncio.Event) -> None:
@@ -448,6 +487,7 @@ class MatrixTransport:
             await self._on_invite(room_id, info.invite_state)
         for room_id, info in resp.rooms.join.items():
             self.known.learn(room_id, [*info.state, *info.timeline.events])
+        await self._greet(resp)
         if history:
             return
         batches = []
@@ -462,9 +502,49 @@ class MatrixTransport:
         await asyncio.gather(*batches)
 
     async def _room_events(self, room: MatrixRoom, events: list[Any]) -> None:
+        """A room's new events in order. A question that is edited later in the same batch (the
+        bot was catching up) is answered once, in its edited form, when the edit comes."""
         async with self._rooms_at_once:
+            batch = {getattr(e, "event_id", None): e for e in events}
+            edits = {edit.original: edit for e in events if (edit := edit_of(e)) is not None}
             for event in events:
-                await self._on_event(room, event)
+                edit = edit_of(event)
+                if edit is not None:
+                    await self._on_edit(room, edit, batch.get(edit.original))
+                elif (later := edits.get(str(getattr(event, "event_id", "")))) and edited(event, later, EDIT_WINDOW):
+                    continue
+                else:
+                    await self._on_event(room, event)
+
+    async def _on_edit(self, room: MatrixRoom, edit: Edit, original: Any) -> None:
+        """An edit of a question that was not answered yet is handled as that question."""
+        try:
+            if self.ledger.handled(edit.original):
+                return  # answered already: the edit is ignored
+            if original is None:
+                resp: Any = await self._c.room_get_event(room.room_id, edit.original)
+                if not isinstance(resp, RoomGetEventResponse):
+                    return
+                original = resp.event
+                if isinstance(original, MegolmEvent):
+                    original = self._c.decrypt_event(original)
+            replaced = edited(original, edit, EDIT_WINDOW)
+        except Exception:
+            logger.exception("matrix: error while reading the message edited in %s", room.room_id)
+            return
+        if replaced is not None:
+            await self._on_event(room, replaced)
+
+    async def _greet(self, resp: SyncResponse) -> None:
+        """One notice in each group room the bot joined, once per room, never again after restarts."""
+        for room_id in [r for r in self._to_greet if r in resp.rooms.join]:
+            room = self._c.rooms.get(room_id)
+            if room is None:
+                continue
+            self._to_greet.discard(room_id)
+            if room.member_count > 2 and not self.ledger.greeted(room_id):
+                notice = Reply(GREETING, ReplyKind.INFO)
+                await self._send(room_id, "m.room.message", render(notice))
 
     # ------------------------------------------------------------------ rooms
     async def _on_invite(self, room_id: str, invite_state: list[Any]) -> None:
@@ -488,6 +568,7 @@ class MatrixTransport:
                     resp = exc
                 if isinstance(resp, JoinResponse):
                     logger.info("matrix: joined %s (invited by %s)", room_id, inviter)
+                    self._to_greet.add(room_id)
                     return
                 logger.warning(
                     "matrix: joining %s failed (%s)", room_id, getattr(resp, "status_code", type(resp).__name__)
@@ -606,9 +687,12 @@ class MatrixTransport:
         failures = limited = 0
         while failures < SEND_ATTEMPTS and limited < MAX_RATE_LIMITED:
             try:
-                resp: Any = await self._c.room_send(
-                    room_id, event_type, content, tx_id=txn, ignore_unverified_devices=True
-                )
+                if event_type == "m.reaction" and self._encrypted(room_id):
+                    resp: Any = await self._send_encrypted(room_id, event_type, content, txn)
+                else:
+                    resp = await self._c.room_send(
+                        room_id, event_type, content, tx_id=txn, ignore_unverified_devices=True
+                    )
             except Exception as exc:
                 failures += 1
                 detail: object = type(exc).__name__
@@ -628,6 +712,20 @@ class MatrixTransport:
                 await asyncio.sleep(min(wait, self.max_retry_delay))
         logger.error("matrix: gave up sending %s to %s", event_type, room_id)
         return None
+
+    def _encrypted(self, room_id: str) -> bool:
+        room = self._c.rooms.get(room_id)
+        return self._c.olm is not None and room is not None and bool(room.encrypted)
+
+    async def _send_encrypted(self, room_id: str, event_type: str, content: dict[str, Any], txn: str) -> Any:
+        """Encrypt and send an event that matrix-nio's room_send would send in the clear (it leaves
+        reactions unencrypted). The relation stays readable to the server, as the spec requires."""
+        c = self._c
+        if c.olm is not None and c.olm.should_share_group_session(room_id):
+            await c.share_group_session(room_id, ignore_unverified_devices=True)
+        kind, encrypted = c.encrypt(room_id, event_type, content)
+        method, path, data = Api.room_send(c.access_token, room_id, kind, encrypted, txn)
+        return await c._send(RoomSendResponse, method, path, data, (room_id,))
 
     def _retry_wait(self, resp: object, attempt: int) -> float:
         retry_ms = getattr(resp, "retry_after_ms", None)

@@ -14,10 +14,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from nio import MatrixRoom, ReactionEvent, RoomMessageText
+from nio import Event, MatrixRoom, ReactionEvent, RoomMessageText
 
 from pplbot.core.commands import parse_command
 from pplbot.core.messages import ChatKind, Incoming, Reply, ReplyKind
+from pplbot.core.normalizing import words
+from pplbot.core.quiz_flow import control_word
 from pplbot.core.quiz_views import HINT
 from pplbot.core.sessions import SessionKey
 from pplbot.transports.markup import MATRIX, hints, numbered, to_html, to_plain
@@ -27,8 +29,11 @@ __all__ = [
     "LEAVE",
     "NETWORK",
     "Context",
+    "Edit",
     "Known",
     "QuestionRef",
+    "edit_of",
+    "edited",
     "invite_allowed",
     "reaction_index",
     "render",
@@ -49,6 +54,10 @@ _CORE_COMMANDS = frozenset(
 )
 _COMMANDS_WITH_ARGS = frozenset(["ask", "q", "entry", "start"])
 _MENTION_END = frozenset(":,; \t\n")
+# "hey pplbot, ..." addresses the bot: words that may come before its name (an "@name" may
+# follow any words) within the first `_ADDRESS_REACH` words.
+_GREETINGS = frozenset("hey hi hello dear ok okay yo so hola oye hallo moin salut coucou bonjour ola olá oi".split())
+_ADDRESS_REACH = 3
 _LISTED_CREATOR_VERSIONS = frozenset(str(v) for v in range(1, 12))  # creators appear in power_levels.users
 
 
@@ -68,6 +77,10 @@ class Known(Protocol):
     def question(self, event_id: str) -> QuestionRef | None: ...
 
     def quiz_running(self, key: SessionKey) -> bool: ...
+
+    def quiz_thread(self, room_id: str, user: str) -> str | None:
+        """The thread of `user`'s running questionnaire in `room_id`, if there is one."""
+        ...
 
     def room_creators(self, room_id: str) -> frozenset[str]:
         """The room's creators (from its m.room.create event), if known."""
@@ -143,7 +156,10 @@ def to_incoming(event: object, room: MatrixRoom, ctx: Context, known: Known) -> 
     text: str | None
     after_prefix = _strip_prefix(body, ctx.prefix)
     after_mention = _strip_mention(body, names)
-    if after_prefix is not None:
+    quiz_thread = None if direct or thread is not None else _main_timeline_quiz(body, sender, room, reply_to, known)
+    if quiz_thread is not None:  # an answer to the sender's questionnaire, sent outside its thread
+        thread, text = quiz_thread, body
+    elif after_prefix is not None:
         text = _command_words(after_prefix)
     elif after_mention is not None:
         text = _command_words(after_mention)
@@ -193,6 +209,46 @@ def _from_reaction(event: ReactionEvent, room: MatrixRoom, ctx: Context, known: 
         option=ref.options[index],
         is_moderator=is_moderator(room, event.sender, ctx, known.room_creators(room.room_id)),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Edit:
+    """An m.replace edit: which message it edits, its new content, who sent it and when."""
+
+    original: str
+    content: dict[str, Any]
+    sender: str
+    at: datetime | None
+
+
+def edit_of(event: object) -> Edit | None:
+    """The edit an event carries (m.replace with a text m.new_content), else None."""
+    content = _dict(_dict(getattr(event, "source", None)).get("content"))
+    relates = _dict(content.get("m.relates_to"))
+    new = _dict(content.get("m.new_content"))
+    original = _str(relates.get("event_id"))
+    sender = _str(getattr(event, "sender", None))
+    if relates.get("rel_type") != "m.replace" or original is None or sender is None or not _str(new.get("body")):
+        return None
+    return Edit(original, new, sender, _timestamp(getattr(event, "server_timestamp", None)))
+
+
+def edited(original: object, edit: Edit, window: timedelta) -> RoomMessageText | None:
+    """`original` as `edit` rewrote it, when the edit is its sender's own and came within
+    `window` of it; else None. Thread and reply relations stay those of the original."""
+    if not isinstance(original, RoomMessageText) or original.sender != edit.sender:
+        return None
+    sent = _timestamp(original.server_timestamp)
+    if sent is None or edit.at is None or not timedelta(0) <= edit.at - sent <= window:
+        return None
+    source = dict(original.source)
+    content = {k: v for k, v in edit.content.items() if k != "m.relates_to"}
+    relates = _dict(_dict(source.get("content")).get("m.relates_to"))
+    if relates:
+        content["m.relates_to"] = relates
+    source["content"] = content
+    parsed = Event.parse_event(source)
+    return parsed if isinstance(parsed, RoomMessageText) else None
 
 
 def invite_allowed(allowed: tuple[str, ...], room_id: str, inviter: str | None) -> bool:
@@ -268,13 +324,35 @@ def _strip_prefix(body: str, prefix: str) -> str | None:
 
 
 def _strip_mention(body: str, names: tuple[str, ...]) -> str | None:
+    """The text after the bot's name when the message addresses the bot by name in its first
+    words ("pplbot: ...", "hey pplbot, ...", "so @pplbot what ..."), else None."""
     text = body.lstrip()
     lowered = text.lower()
     for name in names:
-        if lowered.startswith(name.lower()):
-            rest = text[len(name) :]
-            if not rest or rest[0] in _MENTION_END:
+        at = lowered.find(name.lower())
+        while at >= 0:
+            before, rest = text[:at], text[at + len(name) :]
+            lead = [w.strip(",.!:;") for w in before.lower().split()]
+            if len(lead) > _ADDRESS_REACH:
+                break
+            boundary = (not before or before[-1].isspace()) and (not rest or rest[0] in _MENTION_END)
+            if boundary and (name.startswith("@") or all(w in _GREETINGS for w in lead)):
                 return rest.lstrip(":,; \t\n")
+            at = lowered.find(name.lower(), at + 1)
+    return None
+
+
+def _main_timeline_quiz(body: str, sender: str, room: MatrixRoom, reply_to: str | None, known: Known) -> str | None:
+    """For clients without threads: a reply to the sender's own questionnaire question, or a bare
+    option number or control word ("2", "back") from someone with a questionnaire running in the
+    room, belongs to that questionnaire. Returns its thread."""
+    if reply_to is not None:
+        ref = known.question(reply_to)
+        if ref is not None and ref.key.user == sender and ref.key.chat == room.room_id and ref.key.thread:
+            return ref.key.thread if known.quiz_running(ref.key) else None
+    bare = strip_reply_fallback(body).strip()
+    if (len(bare) == 1 and "1" <= bare <= "9") or control_word(" ".join(words(bare))) is not None:
+        return known.quiz_thread(room.room_id, sender)
     return None
 
 

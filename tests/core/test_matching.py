@@ -68,14 +68,9 @@ def test_words_of_one_meaning_share_a_token(norm: Normalizer, lang: str, a: str,
 
 
 def test_multi_word_terms_and_chat_stop_words(norm: Normalizer) -> None:
-    assert norm.surface("lol pls the Peer Production Licence for worker-owned co-ops") == [
-        "the",
-        "ppl",
-        "for",
-        "workerowned",
-        "coop",
-    ]
-    assert norm.surface("la licencia de producción de pares") == ["la", "ppl"]
+    """Terms become one token; chat filler and function words (the `stopwords` package) go."""
+    assert norm.surface("lol pls the Peer Production Licence for worker-owned co-ops") == ["ppl", "workerowned", "coop"]
+    assert norm.surface("la licencia de producción de pares") == ["ppl"]
 
 
 @pytest.mark.parametrize(

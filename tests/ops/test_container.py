@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import tomllib
 
 import yaml
 
@@ -32,3 +33,14 @@ def test_compose_example_runs_the_bot() -> None:
 def test_dockerignore_keeps_the_image_small() -> None:
     ignored = (ROOT / ".dockerignore").read_text(encoding="utf-8").split()
     assert {".git", ".venv", "tests"} <= set(ignored)
+
+
+def test_package_licence_is_an_spdx_expression_with_its_file() -> None:
+    """setuptools deprecates the `license = {text = ...}` table (three warnings per test run)."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    assert isinstance(project["license"], str)
+    assert re.fullmatch(r"LicenseRef-[A-Za-z0-9.-]+|[A-Za-z0-9.+-]+", project["license"])
+    for name in project["license-files"]:
+        assert (ROOT / name).is_file()
+    docker = (ROOT / "Dockerfile").read_text(encoding="utf-8")
+    assert all(name in docker for name in project["license-files"]), "the image build needs the licence file"

@@ -308,7 +308,7 @@ async def test_every_kb_command_over_telegram(fake: FakeBotApi, kb: KnowledgeBas
         ("/kb answer lic-authors\nThe PPL was written by Dmytri Kleiner and John Magyar.", "Saved the new answer"),
         ("/kb undo", "Undid answer of lic-authors"),
         (
-            "/kb add zine-faq\ncan we print a PPL zine for our club?\nYes, non-commercial copies are fine (4(b)).\nSource: PPL 4(b)",
+            "/kb add zine-faq\ncan we print a PPL zine for our club?\nNon-commercial copies are fine under Section 4(b).\nSource: PPL 4(b)",
             "Added zine-faq",
         ),
         ("/kb remove zine-faq", "Removed zine-faq"),

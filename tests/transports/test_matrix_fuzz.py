@@ -224,6 +224,11 @@ class Known:
         session = self.service.session(key)
         return session is not None and session.quiz is not None
 
+    def quiz_thread(self, room_id: str, user: str) -> str | None:
+        threads = [r.key.thread for r in self.questions.values() if r.key.chat == room_id and r.key.user == user]
+        thread = threads[-1] if threads else None
+        return thread if thread and self.quiz_running(SessionKey("matrix", room_id, user, thread)) else None
+
     def room_creators(self, room_id: str) -> frozenset[str]:
         return self.creators
 

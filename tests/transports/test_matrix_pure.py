@@ -56,6 +56,9 @@ class FakeKnown:
     def quiz_running(self, key: SessionKey) -> bool:
         return key in self.quizzes
 
+    def quiz_thread(self, room_id: str, user: str) -> str | None:
+        return next((k.thread for k in self.quizzes if k.chat == room_id and k.user == user), None)
+
     def room_creators(self, room_id: str) -> frozenset[str]:
         return self.creators
 
@@ -162,6 +165,12 @@ def test_everything_in_a_direct_chat_is_for_the_bot(body: str, text: str) -> Non
         ("@pplbot who wrote it", "who wrote it"),
         (f"{BOT}: who wrote it", "who wrote it"),
         ("pplbots are fun", None),
+        ("hey pplbot, who wrote it", "who wrote it"),
+        ("Hi @pplbot what is copyfarleft", "what is copyfarleft"),
+        ("hola pplbot: ¿quién la escribió?", "¿quién la escribió?"),
+        ("ok so then @pplbot, who wrote it", "who wrote it"),  # "@name" within the first words
+        ("I asked pplbot yesterday", None),  # a plain name after other words is talk about the bot
+        ("we talked about it for a long time and @pplbot knows", None),  # too far in
     ],
 )
 def test_group_etiquette(body: str, text: str | None) -> None:
@@ -213,6 +222,26 @@ def test_threads() -> None:
     assert text_of(message("2", sender=BOB, extra={"m.relates_to": relation}), known=known) is None
     command = to_incoming(message("!ppl what is the ppl", extra={"m.relates_to": relation}), GROUP, CTX, FakeKnown())
     assert command is not None and command.thread == "$root"
+
+
+def test_questionnaire_answers_outside_the_thread() -> None:
+    """Clients without threads: the quiz owner's reply to the question, or a bare option number
+    or control word in the main timeline, belongs to the questionnaire's thread."""
+    key = SessionKey("matrix", ROOM, ALICE, "$root")
+    known = FakeKnown(questions={"$q2": QuestionRef(key, OPTIONS)}, quizzes={key})
+    for body, extra in [
+        ("2", {}),
+        ("back", {}),
+        ("zurück", {}),
+        ("the second one", {"m.relates_to": {"m.in_reply_to": {"event_id": "$q2"}}}),
+    ]:
+        incoming = to_incoming(message(body, extra=extra), GROUP, CTX, known)
+        assert incoming is not None and incoming.thread == "$root" and incoming.text == body, body
+    assert text_of(message("2", sender=BOB), known=known) is None  # not bob's questionnaire
+    assert text_of(message("nice weather"), known=known) is None  # chatter stays chatter
+    assert text_of(message("2"), known=FakeKnown()) is None  # no questionnaire running
+    bob_replies = message("3", sender=BOB, extra={"m.relates_to": {"m.in_reply_to": {"event_id": "$q2"}}})
+    assert text_of(bob_replies, known=known) is None
 
 
 @pytest.mark.parametrize("r", [DM, GROUP], ids=["direct", "group"])

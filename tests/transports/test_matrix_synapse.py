@@ -318,3 +318,141 @@ async def test_unreachable_homeserver(tmp_path: Path, bots: BotFactory) -> None:
 def test_settings_must_name_the_homeserver(tmp_path: Path) -> None:
     with pytest.raises(ValueError):
         MatrixTransport(object(), Settings(knowledge_dir=tmp_path, data_dir=tmp_path), object())  # type: ignore[arg-type]
+
+
+def edit(original: str, body: str) -> dict[str, object]:
+    return {
+        "m.new_content": {"msgtype": "m.text", "body": body},
+        "m.relates_to": {"rel_type": "m.replace", "event_id": original},
+    }
+
+
+async def test_hints_use_matrix_commands(bots: BotFactory, peers: PeerFactory) -> None:
+    bot = await bots()
+    alice = await peers("alice")
+    room = await alice.create_room([bot.user_id], direct=True)
+    await alice.joined(room, bot.user_id)
+    for text in ("help", "what is the best pizza in town"):
+        reply = await alice.reply(bot.user_id, await alice.send(room, text), f"reply to {text!r}")
+        assert "!quiz" in reply.body and "/quiz" not in reply.body and "/help" not in reply.body, reply.body
+
+
+async def test_encrypted_group_room_reactions_are_encrypted(bots: BotFactory, peers: PeerFactory) -> None:
+    bot = await bots()
+    alice, bob = await peers("alice", encrypted=True), await peers("bob", encrypted=True)
+    room = await alice.create_room([bot.user_id, bob.user_id], encrypted=True, name="secret co-op")
+    await bob.until(lambda: room in bob.client.invited_rooms, "invite")
+    await bob.client.join(room)
+    await alice.joined(room, bot.user_id, bob.user_id)
+
+    start = await alice.send(room, "!ppl quiz")
+    q1 = await alice.reply(bot.user_id, start, "question 1")
+    assert q1.decrypted
+
+    def reactions() -> list[ReactionEvent]:
+        return [e for e in alice.from_user(bot.user_id) if isinstance(e, ReactionEvent) and e.reacts_to == q1.event_id]
+
+    await alice.until(lambda: len(reactions()) >= 8, "number reactions on question 1")
+    assert [e.key for e in reactions()] == list(KEYCAPS[:8])
+    assert all(e.decrypted for e in reactions()), "a reaction was sent in the clear"
+    await alice.react(room, q1.event_id, KEYCAPS[2])  # "Copy, share, publish"
+    q2 = await alice.reply(bot.user_id, q1.event_id, "question 2 after the reaction")
+    assert "Question 2" in q2.body
+
+
+async def test_questionnaire_answers_outside_the_thread(bots: BotFactory, peers: PeerFactory) -> None:
+    """Clients without threads send answers to the main timeline."""
+    bot = await bots()
+    alice, bob = await peers("alice"), await peers("bob")
+    room = await group_room(alice, bob, bot.user_id)
+    start = await alice.send(room, "!ppl quiz")
+    q1 = await alice.reply(bot.user_id, start, "question 1")
+
+    bare = await alice.send(room, "3")  # not in the thread
+    q2 = await alice.reply(bot.user_id, bare, "question 2 after a bare number in the main timeline")
+    assert "Question 2" in q2.body and thread_of(q2) == start
+    replied = await alice.send(room, "1", extra={"m.relates_to": {"m.in_reply_to": {"event_id": q2.event_id}}})
+    q3 = await alice.reply(bot.user_id, replied, "question 3 after a reply to question 2")
+    assert "Question 3" in q3.body and thread_of(q3) == start
+    back = await alice.send(room, "back")
+    again = await alice.reply(bot.user_id, back, "question 2 again after 'back'")
+    assert "Question 2" in again.body
+
+    not_hers = await bob.send(room, "2")  # bob has no questionnaire running
+    chatter = await alice.send(room, "lol this is fun")
+    sentinel = await bob.send(room, "!about")
+    await alice.reply(bot.user_id, sentinel, "answer to !about")
+    assert alice.replies(bot.user_id, not_hers) == [] and alice.replies(bot.user_id, chatter) == []
+    assert q1.event_id != q2.event_id
+
+
+async def test_edited_questions(bots: BotFactory, peers: PeerFactory) -> None:
+    bot = await bots()
+    alice, bob = await peers("alice"), await peers("bob")
+    room = await group_room(alice, bob, bot.user_id)
+
+    # answered, then edited: the edit is ignored
+    asked = await alice.send(room, "!ppl who wrote the peer production license")
+    assert "Kleiner" in (await alice.reply(bot.user_id, asked)).body
+    await alice.send(room, "* !ppl what is copyleft", extra=edit(asked, "!ppl what is copyleft"))
+
+    # chatter that its sender edits into a question within minutes: answered as edited
+    chatter = await alice.send(room, "what is copyfarleft anyway")
+    await alice.send(room, "* !ppl what is copyfarleft", extra=edit(chatter, "!ppl what is copyfarleft"))
+    assert "opyfarleft" in (await alice.reply(bot.user_id, chatter, "answer to the edited chatter")).body
+
+    # someone else's edit of it does not count
+    bobs = await bob.send(room, "nice weather")
+    await alice.send(room, "* !ppl who wrote it", extra=edit(bobs, "!ppl who wrote it"))
+
+    # a question and its edit that arrive together (the bot was down): answered once, as edited
+    await bot.stop()
+    typo = await alice.send(room, "!ppl who wrote teh licnse")
+    await alice.send(
+        room,
+        "* !ppl who wrote the peer production license",
+        extra=edit(typo, "!ppl who wrote the peer production license"),
+    )
+    await bot.start()
+    fixed = await alice.reply(bot.user_id, typo, "answer to the edited question")
+    assert "Kleiner" in fixed.body
+
+    sentinel = await bob.send(room, "!about")
+    await alice.reply(bot.user_id, sentinel, "answer to !about")
+    assert len(alice.replies(bot.user_id, asked)) == 1 and len(alice.replies(bot.user_id, typo)) == 1
+    assert alice.replies(bot.user_id, bobs) == []
+
+
+async def test_hey_pplbot_addresses_the_bot(bots: BotFactory, peers: PeerFactory) -> None:
+    bot = await bots()
+    alice, bob = await peers("alice"), await peers("bob")
+    room = await group_room(alice, bob, bot.user_id)
+    localpart = bot.user_id[1:].split(":")[0]
+    hey = await alice.send(room, f"hey {localpart}, who wrote the peer production license")
+    assert "Kleiner" in (await alice.reply(bot.user_id, hey, "answer to 'hey <bot>, ...'")).body
+    at = await alice.send(room, f"ok so @{localpart} what is copyfarleft")
+    assert "opyfarleft" in (await alice.reply(bot.user_id, at, "answer to 'ok so @<bot> ...'")).body
+
+
+async def test_a_group_room_is_greeted_once(bots: BotFactory, peers: PeerFactory) -> None:
+    bot = await bots()
+    alice, bob = await peers("alice"), await peers("bob")
+    room = await group_room(alice, bob, bot.user_id)
+    direct = await alice.create_room([bot.user_id], direct=True)
+    await alice.joined(direct, bot.user_id)
+
+    def greetings(room_id: str) -> list[RoomMessageNotice]:
+        return [
+            e
+            for e in alice.from_user(bot.user_id, room_id)
+            if isinstance(e, RoomMessageNotice) and e.body.startswith("Hello! I answer questions")
+        ]
+
+    greeting = (await alice.until(lambda: greetings(room), "the greeting"))[0]
+    assert "!ppl your question" in greeting.body and "!quiz" in greeting.body and "/quiz" not in greeting.body
+    await bot.stop()
+    await bot.start()
+    for room_id in (room, direct):
+        sentinel = await alice.send(room_id, "!about")
+        await alice.reply(bot.user_id, sentinel, "answer to !about")
+    assert len(greetings(room)) == 1 and greetings(direct) == []
