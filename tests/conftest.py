@@ -21,6 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 KNOWLEDGE = ROOT / "knowledge"
 SMALL_KB = Path(__file__).parent / "data" / "kb"
 T0 = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+EMBEDDER = load_embedder()  # the shipped static model, loaded once: bots in tests match as `pplbot` does
 
 
 @pytest.fixture(scope="session")
@@ -44,7 +45,7 @@ def small_bot(small_kb: KnowledgeBase) -> Bot:
 @pytest.fixture(scope="session")
 def bot(kb: KnowledgeBase) -> Bot:
     """The bundled knowledge base with the shipped static embedding model, as `pplbot` runs it."""
-    return Bot(kb, BotOptions(embedder=load_embedder()))
+    return Bot(kb, BotOptions(embedder=EMBEDDER))
 
 
 def incoming(

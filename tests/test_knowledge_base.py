@@ -113,3 +113,8 @@ def test_several_typos_still_get_did_you_mean(bot: Bot) -> None:
     assert spelled.kind is MatchKind.ANSWER and spelled.best is not None
     assert typos.kind in {MatchKind.ANSWER, MatchKind.SUGGEST}
     assert spelled.best.entry.id in [c.entry.id for c in typos.candidates[:3]]
+
+
+def test_a_missing_shared_folder_is_named_in_the_skip() -> None:
+    with pytest.raises(pytest.skip.Exception, match=r"CI puts \.\./shared beside the repository.*did not run"):
+        load(ROOT.parent / "no-such-shared" / "dev-questions.yaml")

@@ -6,7 +6,9 @@ counts 1 divided by the number of options of the question that use it, so a word
 option has ("lend") outweighs one that several share ("copies"). Negation is explicit: an alias
 matches only with the polarity it has, so "no DRM" never picks "With DRM" (it counts against
 it) but does pick an option whose alias is "no drm". A negation reaches three words ahead
-within its clause ("no, only members" is not a negated "only members").
+within its clause ("no, only members" is not a negated "only members"). An answer that is
+exactly one option's alias picks it outright ("MIT" is the MIT licence, "mit Namensnennung" is
+German "with credit").
 """
 
 from __future__ import annotations
@@ -104,6 +106,10 @@ def candidates(question: Question, text: str) -> tuple[int, ...]:
         first[0] = "yes"
     elif first[0] in _NO and (len(first) == 1 or first[0] != "non"):  # "non-profit" is not "no"
         first[0] = "no"
+    whole = tuple(flat)
+    exact = [i for i, phrases in enumerate(_phrases(question)) if any(ws == whole for ws, _, w in phrases if w == 1.0)]
+    if len(exact) == 1:  # the whole answer is one option's alias ("MIT"): no weighing needed
+        return (exact[0],)
     scores = [_score(question, i, clauses) for i in range(len(question.options))]
     best = max(scores)
     if best <= 0:

@@ -31,7 +31,7 @@ VERDICT_TITLES = {
 }
 
 HINT = "Answer with a number or in your own words; you can also say back, why, restart or cancel."
-CONTROLS = "Not legal advice. **why**: the full reasoning; **back**: change an answer; **restart**: start again."
+CONTROLS = "Not legal advice. **why**: reasons; **back**: change an answer; **restart**: start over."
 
 
 def understood_line(option: Answer) -> str:

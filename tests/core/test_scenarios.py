@@ -33,7 +33,7 @@ OVERRIDES = {
 
 def _load(path: Path) -> list[dict[str, object]]:
     if not path.exists():
-        pytest.skip(f"{path} is not here: the dev-set scenarios need ../shared beside the repository")
+        pytest.skip(f"{path} is missing (CI puts ../shared beside the repository): the dev-set scenarios did not run")
     scenarios = yaml.safe_load(path.read_text(encoding="utf-8"))["usage_scenarios"]
     assert isinstance(scenarios, list)
     return scenarios

@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from pplbot.core.bot import Bot
+from pplbot.core.bot import Bot, BotOptions
 from pplbot.core.knowledge import KnowledgeBase
 from pplbot.moderation.commands import Moderation
 from pplbot.moderation.live import LiveKnowledge
 from pplbot.service import Service
 from pplbot.store import SqliteStore
 from pplbot.transports.telegram import TelegramTransport, WebhookOptions, build_application
-from tests.conftest import KNOWLEDGE
+from tests.conftest import EMBEDDER, KNOWLEDGE
 from tests.fakes.telegram_api import FakeBotApi
 
 
@@ -42,7 +42,11 @@ async def start_bot(
 ) -> Running:
     store = SqliteStore(db)
     live = LiveKnowledge(knowledge)
-    service = Service(Bot(live.current.kb if knowledge != KNOWLEDGE else kb), store, Moderation(live, store))
+    service = Service(
+        Bot(live.current.kb if knowledge != KNOWLEDGE else kb, BotOptions(embedder=EMBEDDER)),
+        store,
+        Moderation(live, store),
+    )
     live.on_change = service.set_knowledge
     app = build_application(fake.token, fake.base_url, group_max_rate=1000, overall_max_rate=1000)
     transport = TelegramTransport(service, app, store, webhook=webhook, poll_timeout=1, moderators=moderators)

@@ -36,6 +36,7 @@ from pplbot.core.knowledge import KnowledgeBase
 from pplbot.service import Service
 from pplbot.store.sqlite import SqliteStore
 from pplbot.transports.matrix import MatrixTransport
+from tests.conftest import EMBEDDER
 from tests.fakes.synapse import RegisteredUser, SynapseServer, synapse_fixture
 
 WAIT = 15.0  # seconds to wait for anything the bot should do
@@ -229,7 +230,7 @@ class BotRunner:
 
     async def start(self, wait: bool = True, **options: Any) -> MatrixTransport:
         self.store = SqliteStore(self.db)
-        self.service = Service(Bot(self.kb, BotOptions(detail_on_request=True)), self.store)
+        self.service = Service(Bot(self.kb, BotOptions(detail_on_request=True, embedder=EMBEDDER)), self.store)
         self.transport = MatrixTransport(
             self.service, self.settings, self.store, retry_delay=0.2, max_retry_delay=1.0, **options
         )
