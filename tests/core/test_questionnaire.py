@@ -121,6 +121,10 @@ def test_negation_never_picks_the_option_it_denies(form: Questionnaire, said: st
         ("money-private", "kostenlos", "v-noncommercial"),
         ("sharing", "with the licence", "who"),
         ("sharing", "under a different licence", "v-relicense"),
+        ("sharing", "MIT", "v-relicense"),  # the whole answer is an alias
+        ("sharing", "mit Quellenangabe", "who"),  # German "with credit"
+        ("sharing-bundled", "encrypted inside the game", "v-drm"),  # bundling does not skip DRM
+        ("sharing-bundled", "with credit and the licence", "who-bundled"),
     ],
 )
 def test_answers_in_own_words(form: Questionnaire, question: str, said: str, expected_next: str) -> None:

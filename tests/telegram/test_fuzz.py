@@ -54,8 +54,8 @@ def update(text: str, chat_type: str = "private", reply_to_bot: bool = False) ->
     chat_type=st.sampled_from(["private", "group", "supergroup"]),
     reply_to_bot=st.booleans(),
 )
-def test_any_text_renders_valid_telegram_html(kb: Any, text: str, chat_type: str, reply_to_bot: bool) -> None:
-    service = Service(Bot(kb), MemoryStore())
+def test_any_text_renders_valid_telegram_html(bot: Bot, text: str, chat_type: str, reply_to_bot: bool) -> None:
+    service = Service(bot, MemoryStore())  # the bot is pure and built once; the store is fresh
     message = update(text, chat_type, reply_to_bot).message
     assert message is not None
     incoming = to_incoming(message, bot_id=123456, bot_username="pplbot_test_bot")
