@@ -125,6 +125,8 @@ def test_negation_never_picks_the_option_it_denies(form: Questionnaire, said: st
         ("sharing", "mit Quellenangabe", "who"),  # German "with credit"
         ("sharing-bundled", "encrypted inside the game", "v-drm"),  # bundling does not skip DRM
         ("sharing-bundled", "with credit and the licence", "who-bundled"),
+        ("who-reading", "we're a consumer co-op", "v-other-coop-noncommercial"),  # not lumped with worker co-ops
+        ("who-resale", "a housing co-op", "money-other-coop"),
     ],
 )
 def test_answers_in_own_words(form: Questionnaire, question: str, said: str, expected_next: str) -> None:
