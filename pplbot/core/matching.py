@@ -176,9 +176,7 @@ class Matcher:
             return [], on_topic
         q_text = " ".join(sorted(query))
         tune = self.tuning
-        fuzzy = (
-            process.cdist([q_text], [index.phrase_text(p) for p in top.tolist()], scorer=fuzz.token_sort_ratio)[0] / 100
-        )
+        fuzzy = process.cdist([q_text], index.phrase_texts(top.tolist()), scorer=fuzz.token_sort_ratio)[0] / 100
         entry_of = self._phrase_entry_array[top]
         cov = coverage[entry_of]
         lexical = tune.phrase_weight * dice[top] + tune.entry_weight * cov + tune.fuzz_weight * fuzzy

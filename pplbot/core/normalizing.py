@@ -85,7 +85,9 @@ class Normalizer:
 
     def __init__(self, vocabulary: Vocabulary | None = None) -> None:
         self.vocabulary = vocabulary = vocabulary or Vocabulary()
-        self._stemmers = {lang: Stemmer.Stemmer(STEMMER_NAMES[lang]) for lang in LANGUAGES}
+        # PyStemmer's own cache is off (maxCacheSize 0): `token()` caches what questions need, and
+        # the stemmer's cache kept every word of the knowledge base alive (about 8 MB).
+        self._stemmers = {lang: Stemmer.Stemmer(STEMMER_NAMES[lang], 0) for lang in LANGUAGES}
         self._terms: dict[tuple[str, ...], str] = {}
         for token, phrases in vocabulary.terms.items():
             for phrase in (token, *phrases):

@@ -8,6 +8,7 @@ Building one is a few array sorts, so indexes for other languages can be built o
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 
 import numpy as np
@@ -82,7 +83,11 @@ class LanguageIndex:
         )
         self.phrases = corpus.phrases
         self.docs = corpus.docs
-        self._texts: dict[int, str] = {}
+        tokens = self.tokens
+        bounds = self.phrase_tok_ptr.tolist()
+        ids = self.phrase_tok.tolist()
+        # each phrase's tokens, sorted, as one string (token_sort_ratio sorts anyway)
+        self._texts: list[str] = [" ".join(sorted(tokens[i] for i in ids[a:b])) for a, b in itertools.pairwise(bounds)]
 
     def phrases_of(self, token: int) -> Ints:
         return self.phrase_post[self.phrase_post_ptr[token] : self.phrase_post_ptr[token + 1]]
@@ -91,9 +96,9 @@ class LanguageIndex:
         return self.doc_post[self.doc_post_ptr[token] : self.doc_post_ptr[token + 1]]
 
     def phrase_text(self, phrase: int) -> str:
-        """The phrase's tokens, sorted, as one string (token_sort_ratio sorts anyway); cached."""
-        found = self._texts.get(phrase)
-        if found is None:
-            ids = self.phrase_tok[self.phrase_tok_ptr[phrase] : self.phrase_tok_ptr[phrase + 1]].tolist()
-            found = self._texts[phrase] = " ".join(sorted(self.tokens[i] for i in ids))
-        return found
+        """The phrase's tokens, sorted, as one string."""
+        return self._texts[phrase]
+
+    def phrase_texts(self, phrases: Sequence[int]) -> list[str]:
+        texts = self._texts
+        return [texts[p] for p in phrases]
