@@ -70,8 +70,11 @@ class Matcher:
         self._phrases: list[list[str]] = []
         self._docs: list[set[str]] = []
         surface = self.normalizer.surface
+        self._answer_words: list[frozenset[str]] = []  # for telling topics apart (`_same_topic`)
         for entry in entries:
-            doc = set(surface(entry.answer)) | set(surface(entry.more or ""))
+            answer_words = surface(entry.answer)
+            self._answer_words.append(frozenset(answer_words))
+            doc = set(answer_words) | set(surface(entry.more or ""))
             for tag in entry.tags:
                 doc.update(surface(tag))
             for phrase in entry.questions:
@@ -85,11 +88,10 @@ class Matcher:
             self.entries.append(entry)
             self._docs.append(doc)
         self._entry_index = {e.id: i for i, e in enumerate(self.entries)}
-        self._answer_words = [frozenset(surface(e.answer)) for e in self.entries]
         known = {w for doc in self._docs for w in doc}
         self._known = frozenset(known)
         by_length: dict[int, list[str]] = defaultdict(list)
-        for word in known:
+        for word in sorted(known):  # sorted: ties in typo correction resolve the same way every run
             by_length[len(word)].append(word)
         self._pools = {
             n: by_length.get(n - 1, []) + by_length.get(n, []) + by_length.get(n + 1, []) for n in range(5, 40)
@@ -142,17 +144,18 @@ class Matcher:
         (lingua misjudges short mixed questions) and keep the reading with the better best score."""
         lang = self.normalizer.language(text)
         cosines = self._cosines(text)
-        ranked, on_topic = self._rank_in(text, lang, cosines)
+        surface = self.normalizer.surface(text, self._correct)  # the same words for every reading
+        ranked, on_topic = self._rank_in(surface, lang, cosines)
         if lang != "en":
-            english, en_topic = self._rank_in(text, "en", cosines)
+            english, en_topic = self._rank_in(surface, "en", cosines)
             if english and (not ranked or english[0].score > ranked[0].score):
                 return english, en_topic, "en"
         return ranked, on_topic, lang
 
-    def _rank_in(self, text: str, lang: str, cosines: np.ndarray | None) -> tuple[list[Candidate], int]:
+    def _rank_in(self, surface: list[str], lang: str, cosines: np.ndarray | None) -> tuple[list[Candidate], int]:
         norm = self.normalizer
         index = self.index(lang)
-        tokens = tuple(norm.token(lang, w) for w in norm.surface(text, self._correct))
+        tokens = tuple(norm.token(lang, w) for w in surface)
         on_topic = norm.anchor(tokens)
         query = list(dict.fromkeys(tokens))
         if not query:

@@ -115,16 +115,10 @@ class EventLedger:
 
     def claim(self, event_id: str) -> bool:
         """Record an incoming event as handled; False if it already was (True if the store is down)."""
-        rows = self._execute(
-            "INSERT INTO matrix_events (kind, event_id, at) VALUES ('handled', ?, ?)"
-            " ON CONFLICT DO NOTHING RETURNING event_id",
-            (event_id, time.time()),
-            failed=[(event_id,)],
-        )
-        return bool(rows)
+        return self._add_once("handled", event_id, store_down=True)
 
     def handled(self, event_id: str) -> bool:
-        return bool(self._execute("SELECT 1 FROM matrix_events WHERE kind = 'handled' AND event_id = ?", (event_id,)))
+        return self._get("handled", event_id) is not None
 
     def remember_sent(self, event_id: str) -> None:
         self._put("sent", event_id, "")
@@ -137,33 +131,39 @@ class EventLedger:
 
     def quiz_thread(self, room_id: str, user: str) -> str | None:
         """The thread of the latest questionnaire question sent to `user` in `room_id`."""
-        rows = self._execute(
-            "SELECT data FROM matrix_events WHERE kind = 'quiz-thread' AND event_id = ?", (f"{room_id}|{user}",)
-        )
-        return str(rows[0][0]) or None if rows else None
+        return self._get("quiz-thread", f"{room_id}|{user}") or None
 
     def greeted(self, room_id: str) -> bool:
         """True if the room was already greeted; records the greeting otherwise (once per room)."""
-        rows = self._execute(
-            "INSERT INTO matrix_events (kind, event_id, at) VALUES ('greeted', ?, ?)"
-            " ON CONFLICT DO NOTHING RETURNING event_id",
-            (room_id, time.time()),
-        )
-        return not rows
+        return not self._add_once("greeted", room_id, store_down=False)
 
     def is_bot_event(self, event_id: str) -> bool:
-        return bool(self._execute("SELECT 1 FROM matrix_events WHERE kind = 'sent' AND event_id = ?", (event_id,)))
+        return self._get("sent", event_id) is not None
 
     def question(self, event_id: str) -> QuestionRef | None:
-        rows = self._execute("SELECT data FROM matrix_events WHERE kind = 'question' AND event_id = ?", (event_id,))
-        if not rows:
+        found = self._get("question", event_id)
+        if found is None:
             return None
         try:
-            data = json.loads(str(rows[0][0]))
+            data = json.loads(found)
             chat, user, thread = data["key"]
             return QuestionRef(SessionKey(NETWORK, chat, user, thread), tuple(str(v) for v in data["options"]))
         except (ValueError, KeyError, TypeError):
             return None
+
+    def _add_once(self, kind: str, event_id: str, *, store_down: bool) -> bool:
+        """Insert a row unless it exists: True if this call added it (`store_down` if the store fails)."""
+        rows = self._execute(
+            "INSERT INTO matrix_events (kind, event_id, at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING RETURNING event_id",
+            (kind, event_id, time.time()),
+            failed=[(event_id,)] if store_down else [],
+        )
+        return bool(rows)
+
+    def _get(self, kind: str, event_id: str) -> str | None:
+        """A row's data, or None if there is no row."""
+        rows = self._execute("SELECT data FROM matrix_events WHERE kind = ? AND event_id = ?", (kind, event_id))
+        return str(rows[0][0]) if rows else None
 
     def _put(self, kind: str, event_id: str, data: str) -> None:
         self._execute(

@@ -350,7 +350,7 @@ def _main_timeline_quiz(body: str, sender: str, room: MatrixRoom, reply_to: str 
         ref = known.question(reply_to)
         if ref is not None and ref.key.user == sender and ref.key.chat == room.room_id and ref.key.thread:
             return ref.key.thread if known.quiz_running(ref.key) else None
-    bare = strip_reply_fallback(body).strip()
+    bare = body.strip()  # the reply fallback is already stripped
     if (len(bare) == 1 and "1" <= bare <= "9") or control_word(" ".join(words(bare))) is not None:
         return known.quiz_thread(room.room_id, sender)
     return None

@@ -38,6 +38,11 @@ def thread_of(event: object) -> str | None:
     return rel.get("event_id") if rel.get("rel_type") == "m.thread" else None
 
 
+def bot_reactions(peer: Peer, bot_id: str, event_id: str) -> list[ReactionEvent]:
+    """The reactions the bot put on `event_id`, as `peer` saw them."""
+    return [e for e in peer.from_user(bot_id) if isinstance(e, ReactionEvent) and e.reacts_to == event_id]
+
+
 def in_thread(root: str, last: str) -> dict[str, object]:
     return {
         "m.relates_to": {
@@ -114,13 +119,11 @@ async def test_questionnaire_by_numbers_and_reactions(bots: BotFactory, peers: P
     assert "Question 1" in q1.body and thread_of(q1) == start  # a new thread, rooted at the request
     assert "1. Only read, watch" in q1.body and "<ol>" in q1.formatted_body
 
-    def reactions() -> list[str]:
-        return [
-            e.key for e in alice.from_user(bot.user_id) if isinstance(e, ReactionEvent) and e.reacts_to == q1.event_id
-        ]
+    def reactions() -> list[ReactionEvent]:
+        return bot_reactions(alice, bot.user_id, q1.event_id)
 
     await alice.until(lambda: len(reactions()) >= 8, "number reactions on question 1")
-    assert reactions() == list(KEYCAPS[:8])  # one per option, in order
+    assert [e.key for e in reactions()] == list(KEYCAPS[:8])  # one per option, in order
 
     two = await alice.send(room, "3", extra=in_thread(start, q1.event_id))  # "Copy, share, publish"
     q2 = await alice.reply(bot.user_id, two, "question 2")
@@ -350,7 +353,7 @@ async def test_encrypted_group_room_reactions_are_encrypted(bots: BotFactory, pe
     assert q1.decrypted
 
     def reactions() -> list[ReactionEvent]:
-        return [e for e in alice.from_user(bot.user_id) if isinstance(e, ReactionEvent) and e.reacts_to == q1.event_id]
+        return bot_reactions(alice, bot.user_id, q1.event_id)
 
     await alice.until(lambda: len(reactions()) >= 8, "number reactions on question 1")
     assert [e.key for e in reactions()] == list(KEYCAPS[:8])
