@@ -206,6 +206,12 @@ def _chat(settings: Settings) -> int:
         print(f"pplbot: {exc}; continuing without saving state", file=sys.stderr)
         store = MemoryStore()
     service, live = compose(settings, store)
+    local_web = None
+    if isinstance(store, SqliteStore):
+        from pplbot.web.local import LocalWeb
+
+        local_web = LocalWeb(service, live, store, settings)
+        local_web.install()
     chat = ConsoleChat(service, readline_input(settings.data_dir / "history"), sys.stdout, live=live)
     greeting = (
         f"pplbot — questions about the Peer Production License ({len(live.current.kb.entries)} answers loaded).\n"
@@ -214,6 +220,8 @@ def _chat(settings: Settings) -> int:
     try:
         return chat.run(greeting)
     finally:
+        if local_web is not None:
+            local_web.close()
         store.close()
 
 

@@ -80,7 +80,20 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("telegram_webhook_listen", "str", None, "Webhook mode: `host:port` to listen on (default: long polling)."),
     Setting("telegram_webhook_url", "str", None, "Webhook mode: the public URL Telegram posts updates to."),
     Setting("telegram_webhook_secret", "secret", None, "Webhook mode: secret token checked on every request."),
-    Setting("http_listen", "str", None, "`host:port` for /healthz and /metrics (off by default)."),
+    Setting(
+        "http_listen",
+        "str",
+        None,
+        "`host:port` for /healthz, /metrics and the moderators' page /admin (off by default).",
+    ),
+    Setting(
+        "web_base_url",
+        "str",
+        None,
+        "Public address of the moderators' page, used in sign-in links, e.g. `https://pplbot.example.org` "
+        "(default: `http://` + PPLBOT_HTTP_LISTEN). With `https://` the session cookie is Secure.",
+    ),
+    Setting("web_session_hours", "int", 12, "Hours a moderator's web session lasts after signing in."),
 )
 _BY_NAME = {s.name: s for s in SETTINGS}
 _SECRET_MASK = "********"
@@ -113,6 +126,8 @@ class Settings:
     telegram_webhook_url: str | None = None
     telegram_webhook_secret: str | None = None
     http_listen: str | None = None
+    web_base_url: str | None = None
+    web_session_hours: int = 12
 
     @property
     def matrix_enabled(self) -> bool:
@@ -236,5 +251,7 @@ def _check(s: Settings) -> None:
         value = getattr(s, name)
         if value and (":" not in value or not value.rsplit(":", 1)[1].isdigit()):
             raise ConfigError(f"PPLBOT_{name.upper()}: must be host:port, got {value!r}")
+    if s.web_base_url and not s.web_base_url.startswith(("http://", "https://")):
+        raise ConfigError("PPLBOT_WEB_BASE_URL: must start with http:// or https://")
     if s.log_format not in {"text", "json"}:
         raise ConfigError("PPLBOT_LOG_FORMAT: must be text or json")

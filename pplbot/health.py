@@ -1,16 +1,20 @@
-"""Optional HTTP listener (PPLBOT_HTTP_LISTEN): /healthz for orchestrators, /metrics for Prometheus."""
+"""Optional HTTP listener (PPLBOT_HTTP_LISTEN): /healthz for orchestrators, /metrics for Prometheus,
+and the moderators' page under /admin (pplbot/web)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 from collections.abc import Mapping
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from aiohttp import web
 
 from pplbot.moderation.live import LiveKnowledge
 from pplbot.service import Service
+
+if TYPE_CHECKING:
+    from pplbot.web.server import AdminSite
 
 __all__ = ["HealthServer"]
 
@@ -22,13 +26,21 @@ class HasState(Protocol):
 
 
 class HealthServer:
-    def __init__(self, listen: str, service: Service, live: LiveKnowledge, networks: Mapping[str, HasState]) -> None:
+    def __init__(
+        self,
+        listen: str,
+        service: Service,
+        live: LiveKnowledge,
+        networks: Mapping[str, HasState],
+        admin: AdminSite | None = None,
+    ) -> None:
         host, _, port = listen.rpartition(":")
         self.host = host or "127.0.0.1"
         self.port = int(port)
         self.service = service
         self.live = live
         self.networks = networks
+        self.admin = admin
         self._runner: web.AppRunner | None = None
 
     def status(self) -> tuple[int, dict[str, object]]:
@@ -66,11 +78,15 @@ class HealthServer:
         app = web.Application()
         app.router.add_get("/healthz", self.healthz)
         app.router.add_get("/metrics", self.metrics)
+        if self.admin is not None:
+            self.admin.add_routes(app)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
         await site.start()
         logger.info("health and metrics on http://%s:%d/healthz and /metrics", self.host, self.port)
+        if self.admin is not None:
+            logger.info("moderators' page on %s/admin (sign in with kb web)", self.admin.base_url)
 
     async def stop(self) -> None:
         if self._runner is not None:

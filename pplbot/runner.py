@@ -95,8 +95,10 @@ def run(settings: Settings) -> int:
     extra: list[Callable[[asyncio.Event], Coroutine[object, object, None]]] = [live.watch]
     if settings.http_listen:
         from pplbot.health import HealthServer
+        from pplbot.web.server import AdminSite
 
-        extra.append(HealthServer(settings.http_listen, service, live, transports).run)
+        admin = AdminSite.from_settings(service, live, store, settings) if service.moderation else None
+        extra.append(HealthServer(settings.http_listen, service, live, transports, admin).run)
     try:
         asyncio.run(_main(transports, extra))
     finally:

@@ -3,6 +3,10 @@
 kb show ID | kb search TEXT | kb teach ID QUESTION (or #N from kb unanswered)
 kb answer ID <new text on the next lines> | kb add ID <question line> <answer lines> <Source: ...>
 kb remove ID | kb undo | kb history [ID] | kb unanswered | kb purge-unanswered | kb stats | kb reload
+kb web (a one-time sign-in link for the moderators' web page, in a direct message only)
+
+The editing operations are public (`teach`, `update`, `add`, `undo`) so that the web page edits
+through the same code: round-trip YAML, validation, atomic write, audit record, hot reload.
 """
 
 from __future__ import annotations
@@ -10,11 +14,12 @@ from __future__ import annotations
 import json
 import logging
 from collections import Counter
-from dataclasses import replace
-from datetime import timedelta
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 
 from pplbot.core.bot import Bot
-from pplbot.core.messages import Incoming, Reply, ReplyKind
+from pplbot.core.messages import ChatKind, Incoming, Reply, ReplyKind
 from pplbot.core.texts import source_line
 from pplbot.errors import StoreError
 from pplbot.moderation.editing import Edited, EditError, KnowledgeEditor
@@ -22,7 +27,7 @@ from pplbot.moderation.live import LiveKnowledge
 from pplbot.moderation.unanswered import group_questions
 from pplbot.store.base import AuditRecord, Store
 
-__all__ = ["Moderation"]
+__all__ = ["Actor", "Moderation"]
 
 logger = logging.getLogger(__name__)
 
@@ -30,8 +35,30 @@ USAGE = """Moderator commands:
 kb show ID · kb search TEXT · kb teach ID QUESTION (or kb teach ID #N)
 kb answer ID, then the new answer on the next lines
 kb add ID, then the question on the next line, the answer, and a last line "Source: PPL 4(c)"
-kb remove ID · kb undo · kb history [ID] · kb unanswered · kb purge-unanswered · kb stats · kb reload"""
+kb remove ID · kb undo · kb history [ID] · kb unanswered · kb purge-unanswered · kb stats · kb reload
+kb web (in a direct message: a sign-in link for the moderators' web page)"""
 _UNANSWERED_LIST = "kb:unanswered"
+_WEB_IN_GROUP = (
+    "I send sign-in links for the moderators' page only in a direct message, so nobody else can use them. "
+    "Send me kb web in a direct chat."
+)
+_WEB_OFF = "The moderators' web page is not enabled here (set PPLBOT_HTTP_LISTEN, see the README)."
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who makes an edit, as the audit table records it: "Name [network id]" and the network."""
+
+    who: str
+    network: str
+    at: datetime
+
+    @staticmethod
+    def of(incoming: Incoming) -> Actor:
+        return Actor(f"{incoming.user_name or incoming.user} [{incoming.user}]", incoming.network, incoming.received_at)
+
+
+LinkIssuer = Callable[[str, str], str]  # (who, network) -> a one-time sign-in URL
 
 
 class Moderation:
@@ -40,6 +67,7 @@ class Moderation:
         self.store = store
         self.unanswered_days = unanswered_days
         self._bot: Bot | None = None  # the running bot, set by each handle()
+        self.web_link: LinkIssuer | None = None  # set when the web page is served
 
     def handle(self, incoming: Incoming, args: str, bot: Bot) -> list[Reply]:
         """Run one kb command; `bot` is the running bot, so kb search shows the scores it uses."""
@@ -68,6 +96,7 @@ class Moderation:
                 "purge-unanswered": self._purge,
                 "stats": self._stats,
                 "reload": self._reload,
+                "web": self._web,
             }.get(name.lower())
             if handler is None:
                 return say(USAGE)
@@ -172,22 +201,60 @@ class Moderation:
     def _editor(self) -> KnowledgeEditor:
         return KnowledgeEditor(self.live.current)
 
-    def _saved(self, incoming: Incoming, action: str, entry: str, edited: Edited) -> None:
+    def _saved(self, actor: Actor, action: str, entry: str, edited: Edited) -> int:
+        """Serve the edited knowledge base from now on and record the edit; returns the audit id."""
         self.live.adopt(edited.loaded)
-        who = incoming.user_name or incoming.user
-        self.store.add_audit(
-            AuditRecord(
-                incoming.received_at,
-                f"{who} [{incoming.user}]",
-                incoming.network,
-                action,
-                entry,
-                edited.file,
-                edited.before,
-                edited.after,
-            )
+        record = self.store.add_audit(
+            AuditRecord(actor.at, actor.who, actor.network, action, entry, edited.file, edited.before, edited.after)
         )
-        logger.info("kb %s %s by %s on %s", action, entry, incoming.user, incoming.network)
+        logger.info("kb %s %s by %s on %s", action, entry, actor.who, actor.network)
+        return record
+
+    # the operations, shared by chat commands and the web page
+    def teach(self, actor: Actor, entry_id: str, question: str) -> Edited:
+        edited = self._editor().teach(entry_id, question)
+        self._saved(actor, "teach", entry_id, edited)
+        return edited
+
+    def update(
+        self, actor: Actor, entry_id: str, *, questions: list[str], answer: str, more: str | None, sources: list[str]
+    ) -> Edited:
+        edited = self._editor().update(entry_id, questions=questions, answer=answer, more=more, sources=sources)
+        self._saved(actor, "edit", entry_id, edited)
+        return edited
+
+    def add(
+        self, actor: Actor, entry_id: str, questions: list[str], answer: str, sources: list[str], more: str | None
+    ) -> Edited:
+        edited = self._editor().add(entry_id, questions, answer, sources, more)
+        self._saved(actor, "add", entry_id, edited)
+        return edited
+
+    def undo(self, actor: Actor, record_id: int | None = None) -> AuditRecord | None:
+        """Undo one edit (the newest not yet undone, or the one given); None if there is none."""
+        records = [r for r in self.store.audit(limit=200 if record_id else 50) if r.action != "undo"]
+        chosen = [r for r in records if (record_id is None or r.id == record_id) and not self.undone(r)]
+        if not chosen:
+            return None
+        last = chosen[0]
+        edited = self._editor().restore(last.file, last.after, last.before)
+        self._saved(actor, "undo", last.entry, replace(edited))
+        self.store.set_value(f"kb:undone:{last.id}", "1")
+        return last
+
+    def undone(self, record: AuditRecord) -> bool:
+        return self.store.get_value(f"kb:undone:{record.id}") == "1"
+
+    def _web(self, incoming: Incoming, arg: str, rest: str) -> str:
+        if incoming.chat_kind is not ChatKind.DIRECT:
+            logger.warning("kb web asked in a group chat on %s (%s); no link sent", incoming.network, incoming.chat)
+            return _WEB_IN_GROUP
+        if self.web_link is None:
+            return _WEB_OFF
+        actor = Actor.of(incoming)
+        url = self.web_link(actor.who, actor.network)
+        logger.info("web sign-in link issued to %s on %s", actor.who, actor.network)
+        return f"Your sign-in link for the moderators' page. It works once, for 10 minutes; do not share it:\n{url}"
 
     def _teach(self, incoming: Incoming, arg: str, rest: str) -> str:
         entry_id, _, question = arg.partition(" ")
@@ -200,8 +267,7 @@ class Moderation:
             question = str(listed[n - 1])
         if not entry_id or not question:
             return "Usage: kb teach ID QUESTION (or kb teach ID #N from kb unanswered)"
-        edited = self._editor().teach(entry_id, question)
-        self._saved(incoming, "teach", entry_id, edited)
+        edited = self.teach(Actor.of(incoming), entry_id, question)
         return f"Taught {entry_id}: “{question}”. Saved to {edited.file}."
 
     def _answer(self, incoming: Incoming, arg: str, rest: str) -> str:
@@ -210,7 +276,7 @@ class Moderation:
         if not entry_id or not text:
             return "Usage: kb answer ID, then the new answer (on the same line or the next lines)"
         edited = self._editor().set_answer(entry_id, text)
-        self._saved(incoming, "answer", entry_id, edited)
+        self._saved(Actor.of(incoming), "answer", entry_id, edited)
         return f"Saved the new answer of {entry_id} to {edited.file}. kb undo reverts it."
 
     def _add(self, incoming: Incoming, arg: str, rest: str) -> str:
@@ -221,26 +287,18 @@ class Moderation:
         body = [line for line in lines if not line.lower().startswith("source")]
         if not arg or len(body) < 2 or not sources:
             return "Usage: kb add ID, then on the next lines: the question, the answer, and a last line like “Source: PPL 4(c)”."
-        edited = self._editor().add(arg, body[0], " ".join(body[1:]), [s for s in sources if s])
-        self._saved(incoming, "add", arg, edited)
+        edited = self.add(Actor.of(incoming), arg, [body[0]], " ".join(body[1:]), [s for s in sources if s], None)
         return f"Added {arg} to {edited.file}. Teach more phrasings with kb teach {arg} QUESTION."
 
     def _remove(self, incoming: Incoming, arg: str, rest: str) -> str:
         if not arg:
             return "Usage: kb remove ID"
         edited = self._editor().remove(arg)
-        self._saved(incoming, "remove", arg, edited)
+        self._saved(Actor.of(incoming), "remove", arg, edited)
         return f"Removed {arg} from {edited.file}. kb undo brings it back."
 
     def _undo(self, incoming: Incoming, arg: str, rest: str) -> str:
-        records = [r for r in self.store.audit(limit=50) if r.action != "undo" and not self._undone(r)]
-        if not records:
+        last = self.undo(Actor.of(incoming))
+        if last is None:
             return "There is no edit to undo."
-        last = records[0]
-        edited = self._editor().restore(last.file, last.after, last.before)
-        self._saved(incoming, "undo", last.entry, replace(edited))
-        self.store.set_value(f"kb:undone:{last.id}", "1")
         return f"Undid {last.action} of {last.entry} (edit #{last.id} by {last.who})."
-
-    def _undone(self, record: AuditRecord) -> bool:
-        return self.store.get_value(f"kb:undone:{record.id}") == "1"

@@ -20,7 +20,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
 from ruamel.yaml.scalarstring import FoldedScalarString
 
-from pplbot.errors import KnowledgeError, PplbotError
+from pplbot.errors import Issue, KnowledgeError, PplbotError
 from pplbot.knowledge_files import parse_texts
 from pplbot.moderation.live import Loaded
 
@@ -30,7 +30,12 @@ NEW_ENTRIES_FILE = "faq/added-in-chat.yaml"
 
 
 class EditError(PplbotError):
-    """An edit that cannot be made; the message is for the moderator."""
+    """An edit that cannot be made; the message is for the moderator, `issues` the check's findings."""
+
+    def __init__(self, message: str, issues: tuple[Issue, ...] = (), *, conflict: bool = False) -> None:
+        super().__init__(message)
+        self.issues = issues
+        self.conflict = conflict  # the file changed on disk since it was loaded
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +78,27 @@ class KnowledgeEditor:
 
         return self._edit_entry(entry_id, change)
 
+    def update(
+        self, entry_id: str, *, questions: list[str], answer: str, more: str | None, sources: list[str]
+    ) -> Edited:
+        """Replace an entry's paraphrases, answer, `more` and sources (fields left equal are not touched)."""
+
+        def change(entry: CommentedMap) -> None:
+            if list(entry.get("questions") or []) != questions:
+                entry["questions"] = CommentedSeq(questions)
+            if str(entry.get("answer", "")).strip() != answer.strip():
+                entry["answer"] = _text(answer)
+            old_more = entry.get("more")
+            if (str(old_more).strip() if old_more is not None else None) != (more.strip() if more else None):
+                if more:
+                    entry["more"] = _text(more)
+                else:
+                    entry.pop("more", None)
+            if list(entry.get("sources") or []) != sources:
+                entry["sources"] = CommentedSeq(sources)
+
+        return self._edit_entry(entry_id, change)
+
     def remove(self, entry_id: str) -> Edited:
         display = self._file_of(entry_id)
         users = [e.id for e in self.loaded.kb.entries if entry_id in e.related and e.file != display]
@@ -93,7 +119,9 @@ class KnowledgeEditor:
 
         return self._edit_file(display, change)
 
-    def add(self, entry_id: str, question: str, answer: str, sources: list[str]) -> Edited:
+    def add(
+        self, entry_id: str, question: str | list[str], answer: str, sources: list[str], more: str | None = None
+    ) -> Edited:
         if entry_id in self.loaded.kb.by_id:
             raise EditError(f"there is already an entry {entry_id}; use kb answer or kb teach to change it")
         display = str(Path(self.loaded.directory.name) / NEW_ENTRIES_FILE)
@@ -101,8 +129,10 @@ class KnowledgeEditor:
         def change(doc: CommentedMap) -> None:
             entry = CommentedMap()
             entry["id"] = entry_id
-            entry["questions"] = CommentedSeq([question])
+            entry["questions"] = CommentedSeq([question] if isinstance(question, str) else question)
             entry["answer"] = _text(answer)
+            if more:
+                entry["more"] = _text(more)
             entry["sources"] = CommentedSeq(sources)
             doc.setdefault("entries", CommentedSeq()).append(entry)
 
@@ -155,7 +185,8 @@ class KnowledgeEditor:
         elif current != loaded_text:
             raise EditError(
                 f"{display} was changed on disk since I loaded it (an editor or git pull?). "
-                "I did not overwrite it. Run kb reload, then repeat your edit."
+                "I did not overwrite it. Run kb reload, then repeat your edit.",
+                conflict=True,
             )
         yaml = _yaml()
         try:
@@ -177,7 +208,9 @@ class KnowledgeEditor:
             kb = parse_texts(texts)
         except KnowledgeError as exc:
             problems = "\n".join(str(i) for i in exc.issues[:10])
-            raise EditError(f"the edit would break the knowledge base, so I did not save it:\n{problems}") from exc
+            raise EditError(
+                f"the edit would break the knowledge base, so I did not save it:\n{problems}", exc.issues
+            ) from exc
         path = self.loaded.path_of(display)
         if after:
             _atomic_write(path, after)

@@ -1,0 +1,1 @@
+"""The moderators' web page: sign-in by one-time link, pages, charts."""
