@@ -87,6 +87,7 @@ class HealthServer:
         logger.info("health and metrics on http://%s:%d/healthz and /metrics", self.host, self.port)
         if self.admin is not None:
             logger.info("moderators' page on %s/admin (sign in with kb web)", self.admin.base_url)
+            await asyncio.to_thread(self.admin.warm)
 
     async def stop(self) -> None:
         if self._runner is not None:

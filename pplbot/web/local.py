@@ -73,6 +73,7 @@ class LocalWeb:
         bound = addresses[0][1] if addresses else port
         if not self.settings.web_base_url:
             self.site.base_url = f"http://{host or '127.0.0.1'}:{bound}"
+        self.site.warm()
         logger.info("moderators' page on %s/admin", self.site.base_url)
 
     def close(self) -> None:

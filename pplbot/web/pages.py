@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -33,8 +34,8 @@ class Probe:
 
 def probe(bot: Bot, text: str, limit: int = 5) -> Probe:
     """What the bot would do with `text`, with the same scores as `kb search`."""
-    match = bot.matcher.match(text)
-    return Probe(match.kind.value, tuple(Near(c.entry.id, c.score, c.phrase) for c in match.candidates[:limit]))
+    kind = bot.matcher.match(text).kind.value
+    return Probe(kind, tuple(Near(c.entry.id, c.score, c.phrase) for c in bot.matcher.explain(text)[:limit]))
 
 
 class UnansweredLog:
@@ -47,9 +48,14 @@ class UnansweredLog:
         self._grouper = Grouper()
         self._seen = (0, 0, 0)  # count, min id, max id of the rows grouped so far
         self._near: OrderedDict[tuple[str, str], Probe] = OrderedDict()
+        self._lock = threading.Lock()  # the warm-up at start runs in a worker thread
 
     def groups(self, now: datetime) -> list[Group]:
         """Every group, most frequent first."""
+        with self._lock:
+            return self._groups(now)
+
+    def _groups(self, now: datetime) -> list[Group]:
         self.store.execute(
             "DELETE FROM events WHERE kind = 'unanswered' AND at < ?", ((now - timedelta(days=self.days)).isoformat(),)
         )

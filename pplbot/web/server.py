@@ -101,6 +101,17 @@ class AdminSite:
             unanswered_days=settings.unanswered_retention_days,
         )
 
+    def warm(self) -> None:
+        """Compile the templates and group the logged questions once, so no moderator waits for it."""
+        for name in self.env.list_templates():
+            self.env.get_template(name)
+        try:
+            kb = self.live.current.kb
+            for group in self.log.groups(self.clock())[:GROUPS_PER_PAGE]:
+                self.log.near(self.service.bot, kb, group.text)
+        except StoreError as exc:
+            logger.error("could not read the unanswered questions: %s", exc)
+
     # ------------------------------------------------------------ links and routes
     def link(self, who: str, network: str) -> str:
         token = self.auth.issue_link(Moderator(who, network))
@@ -299,7 +310,8 @@ class AdminSite:
 
     async def teach(self, request: web.Request, session: WebSession) -> web.Response:
         form = await request.post()
-        entry_id, question = str(form.get("entry", "")).strip(), str(form.get("question", "")).strip()
+        entry_id = str(form.get("entry", "") or form.get("other", "")).strip()
+        question = str(form.get("question", "")).strip()
         key = str(form.get("key", ""))
         try:
             if not entry_id or not question:

@@ -330,3 +330,28 @@ async def test_every_kb_command_over_telegram(fake: FakeBotApi, kb: KnowledgeBas
     finally:
         await bot.close()
         bot.store.close()
+
+
+async def test_kb_web_link_only_in_a_private_chat(fake: FakeBotApi, kb: KnowledgeBase, tmp_path: Path) -> None:
+    from pplbot.web.server import AdminSite
+
+    bot = await start_bot(fake, kb, tmp_path / "db.sqlite3", moderators=(str(ALICE),))
+    service = bot.transport.service
+    assert service.moderation is not None
+    AdminSite(service, service.moderation.live, bot.store, service.moderation, base_url="https://bot.example.org")
+    try:
+        fake.add_chat(GROUP, "supergroup", title="PPL commons")
+        mark = fake.mark()
+        fake.send_text(GROUP, ALICE, "/kb web")  # a moderator, but in the group
+        (in_group,) = await said(fake, GROUP, mark)
+        assert "direct message" in text_of(in_group) and "token=" not in text_of(in_group)
+        fake.send_text(ALICE, ALICE, "/kb web")
+        (private,) = await said(fake, ALICE, mark)
+        assert "https://bot.example.org/admin/login?token=" in text_of(private)
+        assert all("token=" not in m.get("text", "") for m in fake.sent_messages(GROUP))
+        fake.send_text(BOB, BOB, "/kb web")  # not a moderator
+        (refusal,) = await said(fake, BOB, mark)
+        assert "only moderators" in text_of(refusal) and "token=" not in text_of(refusal)
+    finally:
+        await bot.close()
+        bot.store.close()

@@ -240,3 +240,42 @@ def test_html_in_entries_questions_and_names_is_escaped_on_every_page(site: Site
     assert "&lt;b&gt;Mia&lt;/b&gt;" in audit
     _, _, unanswered = site.request("GET", "/admin/unanswered", cookie=cookie)
     assert "&lt;img src=x" in unanswered
+
+
+def test_a_new_entry_from_an_unanswered_question(site: Site) -> None:
+    question = "can our allotment society print the ppl zine for its members"
+    cookie = site.sign_in()
+    csrf = site.csrf(cookie)
+    _, _, form = site.request("GET", "/admin/new?q=" + question.replace(" ", "+"), cookie=cookie)
+    assert question in form  # the question is already in the form
+    bad = {"csrf": csrf, "id": "allotment-zine", "questions": question, "answer": "Yes, of course.", "sources": ""}
+    status, _, body = site.request("POST", "/admin/new", bad, cookie=cookie)
+    assert status == 422 and "Not saved" in body and "added-in-chat.yaml:" in body
+    assert "Yes, of course." in body  # kept in the form
+    assert "allotment-zine" not in site.live.current.kb.by_id
+    good = {
+        **bad,
+        "answer": "Section 4(b) lets anyone copy the work for non-commercial purposes, members' zines included.",
+        "sources": "PPL 4(b)",
+    }
+    status, headers, _ = site.request("POST", "/admin/new", good, cookie=cookie)
+    assert status == 303 and headers["location"] == "/admin/entries/allotment-zine?saved=1"
+    assert "allotment-zine" in site.live.current.kb.by_id
+    assert "Section 4(b)" in site.ask(question)
+    record = site.store.audit(limit=1)[0]
+    assert (record.action, record.entry, record.who) == ("add", "allotment-zine", "Mia [@mia:example.org]")
+
+
+def test_teach_names_another_entry_when_none_of_the_near_ones_is_right(site: Site) -> None:
+    question = "whose brainchild is this licence"
+    site.log_unanswered(question)
+    cookie = site.sign_in()
+    _, _, page = site.request("GET", "/admin/unanswered", cookie=cookie)
+    assert question in page and 'value="lic-authors" class="one-click"' not in page
+    form = {"csrf": site.csrf(cookie), "question": question, "key": "k", "other": "lic-authors"}
+    status, headers, _ = site.request("POST", "/admin/unanswered/teach", form, cookie=cookie)
+    assert status == 303 and "saved=" in headers["location"]
+    assert question in site.live.current.kb.by_id["lic-authors"].questions
+    form["other"] = "no-such-entry"
+    status, headers, _ = site.request("POST", "/admin/unanswered/teach", form, cookie=cookie)
+    assert status == 303 and "error=" in headers["location"] and "no+entry" in headers["location"]
