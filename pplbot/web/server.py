@@ -310,7 +310,8 @@ class AdminSite:
 
     async def teach(self, request: web.Request, session: WebSession) -> web.Response:
         form = await request.post()
-        entry_id = str(form.get("entry", "") or form.get("other", "")).strip()
+        # a typed id wins: Enter in that box submits with the first "Teach here" button's value too
+        entry_id = (str(form.get("other", "")).strip() or str(form.get("entry", ""))).strip()
         question = str(form.get("question", "")).strip()
         key = str(form.get("key", ""))
         try:
