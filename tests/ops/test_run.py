@@ -64,11 +64,20 @@ async def test_health_metrics_and_clean_shutdown(tmp_path: Path) -> None:
                 "PPLBOT_TELEGRAM_BASE_URL": fake.base_url,
                 "PPLBOT_DATA_DIR": str(tmp_path / "data"),
                 "PPLBOT_HTTP_LISTEN": f"127.0.0.1:{port}",
+                "PPLBOT_TELEGRAM_MODERATORS": "1001",
                 "PTB_TIMEDELTA": "true",
             }
         )
         try:
             body = await wait_health(f"http://127.0.0.1:{port}/healthz", 200)
+            assert (await get(f"http://127.0.0.1:{port}/admin"))[0] == 401  # the moderators' page, no session
+            mark = fake.mark()
+            fake.send_text(1001, 1001, "/kb web")
+            await fake.wait_for("sendMessage", after=mark, timeout=10)
+            link = fake.sent_messages(1001)[-1]["text"].split()[-1]
+            assert link.startswith(f"http://127.0.0.1:{port}/admin/login?token=")
+            status, page = await get(link)
+            assert status == 200 and "Sign in" in page
             assert '"telegram": "connected"' in body and '"version"' in body
             mark = fake.mark()
             fake.send_text(1001, 1001, "/quiz")
@@ -77,7 +86,7 @@ async def test_health_metrics_and_clean_shutdown(tmp_path: Path) -> None:
             await fake.wait_for_count("sendMessage", 2, after=mark, timeout=10)
             status, metrics = await get(f"http://127.0.0.1:{port}/metrics")
             assert status == 200
-            assert 'pplbot_messages_in_total{network="telegram"} 2' in metrics
+            assert 'pplbot_messages_in_total{network="telegram"} 3' in metrics
             assert 'pplbot_questions_total{outcome="answered"} 1' in metrics
             assert 'pplbot_questionnaires_total{stage="started"} 1' in metrics
             assert "pplbot_reply_seconds_bucket" in metrics and 'pplbot_network_up{network="telegram"} 1' in metrics
