@@ -33,12 +33,14 @@ class StaticEmbedder:
         self._table = table
         self._tokenizer = tokenizer
         self.dim = int(table.shape[1])
+        # the same ids without character offsets (tokenizers >= 0.21), which nothing here reads
+        self._encode_batch = getattr(tokenizer, "encode_batch_fast", tokenizer.encode_batch)
 
     def encode(self, texts: Sequence[str]) -> Vectors:
         if len(texts) > _BATCH:  # in slices, so the gathered word-piece vectors stay small
             return np.concatenate([self.encode(texts[i : i + _BATCH]) for i in range(0, len(texts), _BATCH)])
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        ids = [e.ids[:_MAX_TOKENS] for e in self._tokenizer.encode_batch(list(texts), add_special_tokens=False)]
+        ids = [e.ids[:_MAX_TOKENS] for e in self._encode_batch(list(texts), add_special_tokens=False)]
         lengths = np.fromiter((len(i) for i in ids), dtype=np.int64, count=len(ids))
         rows = np.flatnonzero(lengths)
         if len(rows):

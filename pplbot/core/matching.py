@@ -97,7 +97,7 @@ class Matcher:
             n: by_length.get(n - 1, []) + by_length.get(n, []) + by_length.get(n + 1, []) for n in range(5, 40)
         }
         self._corrections: dict[str, str] = {}
-        self._corpus = SurfaceCorpus(self._phrases, self._docs)
+        self._corpus = SurfaceCorpus(self._phrases, self._docs, self.normalizer)
         self._phrase_entry_array = np.array(self._phrase_entry, dtype=np.int64)
         self._indexes: dict[str, LanguageIndex] = {}
         self._vectors = embedder.encode(self._phrase_text) if embedder is not None and self._phrase_text else None

@@ -34,8 +34,9 @@ def _rows(groups: Sequence[Sequence[int]]) -> tuple[Ints, Ints]:
 class SurfaceCorpus:
     """Every phrase and entry document of the knowledge base as ids of surface words."""
 
-    def __init__(self, phrases: Sequence[Sequence[str]], docs: Sequence[set[str]]) -> None:
+    def __init__(self, phrases: Sequence[Sequence[str]], docs: Sequence[set[str]], normalizer: Normalizer) -> None:
         self.words: list[str] = sorted({w for doc in docs for w in doc} | {w for p in phrases for w in p})
+        self.stemmable = normalizer.stemmable(self.words)  # the same for every language's index
         self.word_id = {w: i for i, w in enumerate(self.words)}
         self.phrase_rows = _rows([sorted({self.word_id[w] for w in p}) for p in phrases])
         self.doc_rows = _rows([sorted(self.word_id[w] for w in doc) for doc in docs])
@@ -43,10 +44,21 @@ class SurfaceCorpus:
         self.docs = len(docs)
 
 
+def _sorted_unique(values: Ints) -> Ints:
+    """`np.unique(values)` (sorted, distinct), by one sort: faster on these nearly sorted keys."""
+    ordered = np.sort(values)
+    if len(ordered) < 2:
+        return ordered
+    keep = np.empty(len(ordered), dtype=bool)
+    keep[0] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=keep[1:])
+    return ordered[keep]
+
+
 def _invert(indptr: Ints, values: Ints, n_tokens: int) -> tuple[Ints, Ints, Ints]:
     """Unique (row, token) pairs, then postings token -> rows: (row_of_pair, post_indptr, post_rows)."""
     rows = np.repeat(np.arange(len(indptr) - 1, dtype=np.int64), np.diff(indptr))
-    keys = np.unique(rows * n_tokens + values)
+    keys = _sorted_unique(rows * n_tokens + values)
     pair_rows, pair_tokens = keys // n_tokens, keys % n_tokens
     order = np.argsort(pair_tokens, kind="stable")
     counts = np.bincount(pair_tokens, minlength=n_tokens)
@@ -59,7 +71,7 @@ class LanguageIndex:
     """Postings and IDF weights of the corpus in one language's tokens."""
 
     def __init__(self, corpus: SurfaceCorpus, normalizer: Normalizer, lang: str) -> None:
-        token_of_word = normalizer.token_list(lang, corpus.words)
+        token_of_word = normalizer.token_list(lang, corpus.words, corpus.stemmable)
         self.tokens: list[str] = sorted(set(token_of_word))
         self.token_id = {t: i for i, t in enumerate(self.tokens)}
         n_tokens = max(len(self.tokens), 1)
@@ -84,10 +96,11 @@ class LanguageIndex:
         self.phrases = corpus.phrases
         self.docs = corpus.docs
         tokens = self.tokens
+        # each phrase's tokens, sorted, as one string (token_sort_ratio sorts anyway): token ids
+        # follow the sorted token list and ascend within a row, so the rows are already in order
+        texts = [tokens[i] for i in self.phrase_tok.tolist()]
         bounds = self.phrase_tok_ptr.tolist()
-        ids = self.phrase_tok.tolist()
-        # each phrase's tokens, sorted, as one string (token_sort_ratio sorts anyway)
-        self._texts: list[str] = [" ".join(sorted(tokens[i] for i in ids[a:b])) for a, b in itertools.pairwise(bounds)]
+        self._texts: list[str] = [" ".join(texts[a:b]) for a, b in itertools.pairwise(bounds)]
 
     def phrases_of(self, token: int) -> Ints:
         return self.phrase_post[self.phrase_post_ptr[token] : self.phrase_post_ptr[token + 1]]
