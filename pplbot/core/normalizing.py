@@ -38,6 +38,7 @@ _LINGUA = {
 _MIN_CONFIDENCE = 0.5  # below this, a question is read as English (most mixed chat is)
 _CACHE_MAX = 50_000
 _FOLD_MAX = 20_000  # characters
+_CLEAN_CACHED_LENGTH = 1000  # longer texts (rare) are cleaned every time
 
 
 class _FoldTable(dict[int, str]):
@@ -66,9 +67,17 @@ def _section(match: re.Match[str]) -> str:
     return f" {number}{letter} {number}{letter}{roman} " if roman else f" {number}{letter} "
 
 
-@lru_cache(maxsize=8192)
 def clean(text: str) -> str:
     """Lower case, no accents or punctuation, section references as tokens ("4c")."""
+    return _clean_cached(text) if len(text) <= _CLEAN_CACHED_LENGTH else _clean(text)
+
+
+@lru_cache(maxsize=16_384)  # every text of the bundled knowledge base, so loading cleans each once
+def _clean_cached(text: str) -> str:
+    return _clean(text)
+
+
+def _clean(text: str) -> str:
     folded = _fold(text).replace("'", "").replace("\u2019", "")
     folded = _SECTION.sub(_section, folded.replace("§", " section "))
     return " ".join(_NON_WORD.split(folded)).strip()
@@ -112,11 +121,12 @@ class Normalizer:
         self._stop = frozenset(s[0] for s in stops if len(s) == 1) | (_language_stop_words() - keep)
         self._terms.update({s: "" for s in stops if len(s) > 1})
         self._term_tokens = frozenset(self._terms.values())
-        self._term_first = frozenset(k[0] for k in self._terms if k)
-        self._term_max = max((len(k) for k in self._terms), default=1)
-        # one alternation of every multi-word term, longest first, matched on whole words
-        multi = sorted((" ".join(k) for k in self._terms if len(k) > 1), key=len, reverse=True)
-        self._term_pattern = re.compile(r"\b(?:" + "|".join(map(re.escape, multi)) + r")\b") if multi else None
+        # multi-word terms by first word: the lengths (in words) to try there, longest first
+        lengths: dict[str, set[int]] = {}
+        for key in self._terms:
+            if len(key) > 1:
+                lengths.setdefault(key[0], set()).add(len(key))
+        self._term_lengths = {first: sorted(ns, reverse=True) for first, ns in lengths.items()}
         self._token_cache: dict[tuple[str, str], str] = {}
         self._synonyms: dict[str, dict[str, str]] = {}
         for lang in LANGUAGES:
@@ -158,17 +168,25 @@ class Normalizer:
 
     def surface(self, text: str, correct: Callable[[str], str] | None = None) -> list[str]:
         """Cleaned words with multi-word terms joined and chat stop words dropped."""
-        cleaned = clean(text[:2000])
+        found = clean(text[:2000]).split()
         if correct is not None:
-            cleaned = " ".join(correct(w) for w in cleaned.split())
-        if self._term_pattern is not None and any(w in self._term_first for w in cleaned.split()):
-            cleaned = self._term_pattern.sub(lambda m: " " + self._terms[tuple(m.group(0).split())] + " ", cleaned)
-        single = self._terms
+            found = [correct(w) for w in found]
+        terms, lengths, stop = self._terms, self._term_lengths, self._stop
         out = []
-        for w in cleaned.split():
-            if w in self._stop:
+        i, n = 0, len(found)
+        while i < n:
+            w = found[i]
+            i += 1
+            # the longest multi-word term that starts here, read as its token ("" for a stop phrase)
+            for length in lengths.get(w, ()):
+                key = tuple(found[i - 1 : i - 1 + length])
+                if len(key) == length and key in terms:
+                    w = terms[key]
+                    i += length - 1
+                    break
+            if not w or w in stop:
                 continue
-            joined = single.get((w,))
+            joined = terms.get((w,))
             if joined is None:
                 out.append(w)
             elif joined:
