@@ -27,7 +27,7 @@ from pplbot.core.gate import Candidate, Match, MatchKind, Thresholds, decide
 from pplbot.core.knowledge import Entry
 from pplbot.core.normalizing import Normalizer
 from pplbot.core.semantic import Embedder, unit_rows
-from pplbot.core.token_index import LanguageIndex, SurfaceCorpus
+from pplbot.core.token_index import LanguageIndex, SurfaceCorpus, sorted_unique
 from pplbot.core.vocabulary import LANGUAGES
 
 __all__ = ["Candidate", "Match", "MatchKind", "Matcher", "Thresholds", "Tuning"]
@@ -144,22 +144,37 @@ class Matcher:
         (lingua misjudges short mixed questions) and keep the reading with the better best score."""
         lang = self.normalizer.language(text)
         cosines = self._cosines(text)
-        surface = self.normalizer.surface(text, self._correct)  # the same words for every reading
-        ranked, on_topic = self._rank_in(surface, lang, cosines)
+        # the same words, and the same phrases of the semantically nearest entries, in every reading
+        surface = self.normalizer.surface(text, self._correct)
+        near = None
+        if cosines is not None:
+            near = self._phrases_of(_top(self._centroids @ cosines, self.tuning.semantic_candidates))
+        ranked, on_topic = self._rank_in(surface, lang, cosines, near)
         if lang != "en":
-            english, en_topic = self._rank_in(surface, "en", cosines)
+            english, en_topic = self._rank_in(surface, "en", cosines, near)
             if english and (not ranked or english[0].score > ranked[0].score):
                 return english, en_topic, "en"
         return ranked, on_topic, lang
 
-    def _rank_in(self, surface: list[str], lang: str, cosines: np.ndarray | None) -> tuple[list[Candidate], int]:
-        norm = self.normalizer
+    def _rank_in(
+        self, surface: list[str], lang: str, cosines: np.ndarray | None, near: np.ndarray | None
+    ) -> tuple[list[Candidate], int]:
         index = self.index(lang)
-        tokens = tuple(norm.token(lang, w) for w in surface)
-        on_topic = norm.anchor(tokens)
+        tokens = self.normalizer.tokens_of(lang, surface)
+        on_topic = self.normalizer.anchor(tokens)
         query = list(dict.fromkeys(tokens))
         if not query:
             return [], on_topic
+        dice, coverage, top = self._lexical(index, query)
+        if near is not None:
+            top = sorted_unique(np.concatenate((top, near)))  # np.union1d, by one sort
+        if not len(top):
+            return [], on_topic
+        return self._candidates(index, query, top, dice, coverage, cosines), on_topic
+
+    def _lexical(self, index: LanguageIndex, query: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Dice of the question with every phrase, coverage of every entry, and the phrases with the
+        best Dice (only the phrases sharing a token are computed: the others are 0)."""
         ids = [index.token_id.get(t, -1) for t in query]
         weights = [float(index.idf[i]) if i >= 0 else index.unknown_idf for i in ids]
         doc_weights = [float(index.doc_idf[i]) if i >= 0 else index.unknown_doc_idf for i in ids]
@@ -171,15 +186,27 @@ class Matcher:
                 overlap[index.phrases_of(token)] += weight
                 coverage[index.docs_of(token)] += doc_weight
         coverage /= doc_total
-        dice = 2 * overlap / (q_total + index.phrase_weight)
-        top = _top(dice, self.tuning.rescore)
-        if cosines is not None:
-            top = np.union1d(top, self._phrases_of(_top(self._centroids @ cosines, self.tuning.semantic_candidates)))
-        if not len(top):
-            return [], on_topic
-        q_text = " ".join(sorted(query))
+        shared = np.flatnonzero(overlap)  # the phrases whose Dice is positive
+        dice = np.zeros(index.phrases)
+        dice[shared] = 2 * overlap[shared] / (q_total + index.phrase_weight[shared])
+        k = self.tuning.rescore
+        top = shared if len(shared) <= k else shared[np.argpartition(-dice[shared], k - 1)[:k]]
+        return dice, coverage, top
+
+    def _candidates(
+        self,
+        index: LanguageIndex,
+        query: list[str],
+        top: np.ndarray,
+        dice: np.ndarray,
+        coverage: np.ndarray,
+        cosines: np.ndarray | None,
+    ) -> list[Candidate]:
+        """The full score of the `top` phrases; each entry's best phrase, the best entries first."""
         tune = self.tuning
-        fuzzy = process.cdist([q_text], index.phrase_texts(top.tolist()), scorer=fuzz.token_sort_ratio)[0] / 100
+        # token_sort_ratio of the question and each phrase: both are sorted tokens already, so it is `ratio`
+        q_text = " ".join(sorted(query))
+        fuzzy = process.cdist([q_text], index.phrase_texts(top.tolist()), scorer=fuzz.ratio)[0] / 100
         entry_of = self._phrase_entry_array[top]
         cov = coverage[entry_of]
         lexical = tune.phrase_weight * dice[top] + tune.entry_weight * cov + tune.fuzz_weight * fuzzy
@@ -191,18 +218,22 @@ class Matcher:
         )
         scores = np.round(100 * blended, 1)
         order = np.lexsort((entry_of, -scores))  # best first; ties in a fixed order
-        best: dict[int, Candidate] = {}
-        for k in order.tolist():
-            e_idx = int(entry_of[k])
-            if e_idx in best:
-                continue
-            sem = float(semantic[k]) if semantic is not None else None
-            best[e_idx] = Candidate(
-                self.entries[e_idx], self._phrase_text[int(top[k])], float(scores[k]), float(cov[k]), sem
+        _, first = np.unique(entry_of[order], return_index=True)  # each entry's first (best) phrase
+        picks = order[np.sort(first)[:_RANKED]]
+        sems: list[float | None] = semantic[picks].tolist() if semantic is not None else [None] * len(picks)
+        entries, texts = self.entries, self._phrase_text
+        best = [
+            Candidate(entries[e], texts[p], score, c, sem)
+            for e, p, score, c, sem in zip(
+                entry_of[picks].tolist(),
+                top[picks].tolist(),
+                scores[picks].tolist(),
+                cov[picks].tolist(),
+                sems,
+                strict=True,
             )
-            if len(best) >= _RANKED:
-                break
-        return sorted(best.values(), key=lambda c: (-c.score, c.entry.id)), on_topic
+        ]
+        return sorted(best, key=lambda c: (-c.score, c.entry.id))
 
     def _cosines(self, text: str) -> np.ndarray | None:
         """The question's sentence vector (compared with phrases' vectors), if there is an embedder."""

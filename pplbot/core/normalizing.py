@@ -127,7 +127,7 @@ class Normalizer:
             if len(key) > 1:
                 lengths.setdefault(key[0], set()).add(len(key))
         self._term_lengths = {first: sorted(ns, reverse=True) for first, ns in lengths.items()}
-        self._token_cache: dict[tuple[str, str], str] = {}
+        self._token_cache: dict[str, dict[str, str]] = {lang: {} for lang in LANGUAGES}  # lang -> word -> token
         self._synonyms: dict[str, dict[str, str]] = {}
         for lang in LANGUAGES:
             table: dict[str, str] = {}
@@ -195,15 +195,20 @@ class Normalizer:
 
     def token(self, lang: str, word: str) -> str:
         """The matching token of one surface word in a language: its stem, or its synonym's."""
-        key = (lang, word)
-        cached = self._token_cache.get(key)
+        cache = self._token_cache[lang]
+        cached = cache.get(word)
         if cached is None:
             stem = self._stem(lang, word)
             cached = self._synonyms[lang].get(stem, stem)
-            if len(self._token_cache) >= _CACHE_MAX:
-                self._token_cache.clear()
-            self._token_cache[key] = cached
+            if len(cache) >= _CACHE_MAX // len(LANGUAGES):
+                cache.clear()
+            cache[word] = cached
         return cached
+
+    def tokens_of(self, lang: str, words_: Iterable[str]) -> tuple[str, ...]:
+        """`token()` of each word."""
+        cache = self._token_cache[lang]
+        return tuple(cache.get(w) or self.token(lang, w) for w in words_)
 
     def stemmable(self, words_: list[str]) -> list[str]:
         """The words a stemmer changes at all (the same in every language): for `token_list`."""
@@ -220,7 +225,7 @@ class Normalizer:
 
     def tokens(self, text: str, lang: str | None = None) -> tuple[str, ...]:
         lang = lang or self.language(text)
-        return tuple(self.token(lang, w) for w in self.surface(text))
+        return self.tokens_of(lang, self.surface(text))
 
     def anchor(self, tokens: Iterable[str]) -> int:
         """How clearly the tokens name the subject: 2 (a term such as copyfarleft, or a section such

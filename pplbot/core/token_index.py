@@ -16,7 +16,7 @@ import numpy.typing as npt
 
 from pplbot.core.normalizing import Normalizer
 
-__all__ = ["LanguageIndex", "SurfaceCorpus"]
+__all__ = ["LanguageIndex", "SurfaceCorpus", "sorted_unique"]
 
 Ints = npt.NDArray[np.int64]
 Floats = npt.NDArray[np.float64]
@@ -44,7 +44,7 @@ class SurfaceCorpus:
         self.docs = len(docs)
 
 
-def _sorted_unique(values: Ints) -> Ints:
+def sorted_unique(values: Ints) -> Ints:
     """`np.unique(values)` (sorted, distinct), by one sort: faster on these nearly sorted keys."""
     ordered = np.sort(values)
     if len(ordered) < 2:
@@ -58,7 +58,7 @@ def _sorted_unique(values: Ints) -> Ints:
 def _invert(indptr: Ints, values: Ints, n_tokens: int) -> tuple[Ints, Ints, Ints]:
     """Unique (row, token) pairs, then postings token -> rows: (row_of_pair, post_indptr, post_rows)."""
     rows = np.repeat(np.arange(len(indptr) - 1, dtype=np.int64), np.diff(indptr))
-    keys = _sorted_unique(rows * n_tokens + values)
+    keys = sorted_unique(rows * n_tokens + values)
     pair_rows, pair_tokens = keys // n_tokens, keys % n_tokens
     order = np.argsort(pair_tokens, kind="stable")
     counts = np.bincount(pair_tokens, minlength=n_tokens)
