@@ -8,7 +8,7 @@ vectors lie closest to the question's. Each candidate phrase gets a score (0-100
   token_sort_ratio (word order, near spellings);
 - semantic: the cosine of the two sentence vectors.
 Tokens depend on the question's language (its Snowball stemmer and synonyms), so the index is
-kept per language and built the first time a question in that language arrives.
+kept per language, all five built with the matcher.
 
 `gate.decide` then chooses answer / "did you mean" / "I don't know" from those scores, the
 margin to the best entry on another topic, and whether the question names the subject.
@@ -25,6 +25,7 @@ from rapidfuzz import fuzz, process
 
 from pplbot.core.gate import Candidate, Match, MatchKind, Thresholds, decide
 from pplbot.core.knowledge import Entry
+from pplbot.core.memory import release_freed_memory
 from pplbot.core.normalizing import Normalizer
 from pplbot.core.semantic import Embedder, unit_rows
 from pplbot.core.token_index import LanguageIndex, SurfaceCorpus, sorted_unique
@@ -97,28 +98,27 @@ class Matcher:
             n: by_length.get(n - 1, []) + by_length.get(n, []) + by_length.get(n + 1, []) for n in range(5, 40)
         }
         self._corrections: dict[str, str] = {}
-        self._corpus = SurfaceCorpus(self._phrases, self._docs, self.normalizer)
+        corpus = SurfaceCorpus(self._phrases, self._docs, self.normalizer)
         self._phrase_entry_array = np.array(self._phrase_entry, dtype=np.int64)
-        self._indexes: dict[str, LanguageIndex] = {}
         self._vectors = embedder.encode(self._phrase_text) if embedder is not None and self._phrase_text else None
         self._centroids = _centroids(self._vectors, self._phrase_entry_array, len(self.entries))
         self._entry_phrases = np.argsort(self._phrase_entry_array, kind="stable")
         self._entry_phrase_ptr = np.searchsorted(
             self._phrase_entry_array[self._entry_phrases], np.arange(len(self.entries) + 1)
         )
-        del self._phrases, self._docs  # the corpus holds them now
-        for lang in LANGUAGES:  # built now, so no question waits for its language's index
-            self.index(lang)
+        del self._phrases, self._docs, self._phrase_entry  # the corpus and the array hold them now
+        # every language's index built now, so no question waits for one; the corpus is not kept
+        self._indexes = {lang: LanguageIndex(corpus, self.normalizer, lang) for lang in LANGUAGES}
+        del corpus
+        release_freed_memory()
 
     @property
     def phrase_count(self) -> int:
         return len(self._phrase_text)
 
     def index(self, lang: str) -> LanguageIndex:
-        found = self._indexes.get(lang)
-        if found is None:
-            found = self._indexes[lang] = LanguageIndex(self._corpus, self.normalizer, lang)
-        return found
+        """The index in a language's tokens (one of `LANGUAGES`)."""
+        return self._indexes[lang]
 
     def _correct(self, word: str) -> str:
         """The known word closest to an unknown one (a typo), or the word itself."""

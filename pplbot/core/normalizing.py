@@ -20,6 +20,7 @@ import Stemmer
 from lingua import Language, LanguageDetector, LanguageDetectorBuilder
 from stopwords import get_stopwords
 
+from pplbot.core.memory import release_freed_memory
 from pplbot.core.vocabulary import LANGUAGES, STEMMER_NAMES, Vocabulary
 
 __all__ = ["Normalizer", "clean", "is_section", "words"]
@@ -101,7 +102,12 @@ def _language_stop_words() -> frozenset[str]:
 
 @lru_cache(maxsize=1)
 def _detector() -> LanguageDetector:
-    return LanguageDetectorBuilder.from_languages(*_LINGUA).with_low_accuracy_mode().build()
+    """Built on the first question that needs it; the first detection loads its models (about 10 MB)
+    and leaves several MB of freed buffers, given back to the OS at once."""
+    detector = LanguageDetectorBuilder.from_languages(*_LINGUA).with_low_accuracy_mode().build()
+    detector.compute_language_confidence_values("the first detection loads the models")
+    release_freed_memory()
+    return detector
 
 
 class Normalizer:
