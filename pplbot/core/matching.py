@@ -70,7 +70,11 @@ class Matcher:
         self._phrase_text: list[str] = []
         self._phrases: list[list[str]] = []
         self._docs: list[set[str]] = []
-        surface = self.normalizer.surface
+        shared: dict[str, str] = {}  # one string object per word, in every structure below
+
+        def surface(text: str) -> list[str]:
+            return [shared.setdefault(w, w) for w in self.normalizer.surface(text)]
+
         self._answer_words: list[frozenset[str]] = []  # for telling topics apart (`_same_topic`)
         for entry in entries:
             answer_words = surface(entry.answer)

@@ -19,7 +19,6 @@ from pplbot.core.normalizing import Normalizer
 __all__ = ["LanguageIndex", "SurfaceCorpus", "sorted_unique"]
 
 Ints = npt.NDArray[np.int64]
-Postings = npt.NDArray[np.int32] | npt.NDArray[np.int64]  # int32 unless a value does not fit
 Floats = npt.NDArray[np.float64]
 
 
@@ -41,6 +40,7 @@ class SurfaceCorpus:
         # one string object for equal tokens and token texts of every language (a stem is often the
         # word itself, and languages often agree)
         self.strings: dict[str, str] = {w: w for w in self.words}
+        self.ints = list(range(len(self.words) + 1))  # one int object per token id in every language
         self.word_id = {w: i for i, w in enumerate(self.words)}
         self.phrase_rows = _rows([sorted({self.word_id[w] for w in p}) for p in phrases])
         self.doc_rows = _rows([sorted(self.word_id[w] for w in doc) for doc in docs])
@@ -62,13 +62,6 @@ def sorted_unique(values: Ints) -> Ints:
     return ordered[keep]
 
 
-def _compact(values: Ints) -> Postings:
-    """`values` as int32 when they fit (every realistic knowledge base)."""
-    if not len(values) or int(values.max()) < 2**31 - 1:
-        return values.astype(np.int32)
-    return values
-
-
 def _invert(indptr: Ints, values: Ints, n_tokens: int) -> tuple[Ints, Ints, Ints]:
     """Unique (row, token) pairs, then postings token -> rows: (row_of_pair, post_indptr, post_rows)."""
     rows = np.repeat(np.arange(len(indptr) - 1, dtype=np.int64), np.diff(indptr))
@@ -88,7 +81,8 @@ class LanguageIndex:
         shared = corpus.shared
         token_of_word = [shared(t) for t in normalizer.token_list(lang, corpus.words, corpus.stemmable)]
         self.tokens: list[str] = sorted(set(token_of_word))
-        self.token_id = {t: i for i, t in enumerate(self.tokens)}
+        ints = corpus.ints
+        self.token_id = {t: ints[i] for i, t in enumerate(self.tokens)}
         n_tokens = max(len(self.tokens), 1)
         word_token = np.array([self.token_id[t] for t in token_of_word], dtype=np.int64)
         p_indptr, p_words = corpus.phrase_rows
@@ -98,9 +92,8 @@ class LanguageIndex:
         phrase_tok = keys % n_tokens
         d_indptr, d_words = corpus.doc_rows
         _, doc_post_ptr, doc_post = _invert(d_indptr, word_token[d_words], n_tokens)
-        # postings as int32 (half the memory; the same indexes)
-        self.phrase_post_ptr, self.phrase_post = _compact(phrase_post_ptr), _compact(phrase_post)
-        self.doc_post_ptr, self.doc_post = _compact(doc_post_ptr), _compact(doc_post)
+        self.phrase_post_ptr, self.phrase_post = phrase_post_ptr, phrase_post  # int64: NumPy indexes with it as is
+        self.doc_post_ptr, self.doc_post = doc_post_ptr, doc_post
         n, n_docs = max(corpus.phrases, 1), max(corpus.docs, 1)
         self.idf: Floats = np.log1p(n / np.maximum(np.diff(self.phrase_post_ptr), 1))
         self.unknown_idf = float(np.log1p(n))
@@ -119,10 +112,10 @@ class LanguageIndex:
         bounds = phrase_tok_ptr.tolist()
         self._texts: list[str] = [shared(" ".join(texts[a:b])) for a, b in itertools.pairwise(bounds)]
 
-    def phrases_of(self, token: int) -> Postings:
+    def phrases_of(self, token: int) -> Ints:
         return self.phrase_post[self.phrase_post_ptr[token] : self.phrase_post_ptr[token + 1]]
 
-    def docs_of(self, token: int) -> Postings:
+    def docs_of(self, token: int) -> Ints:
         return self.doc_post[self.doc_post_ptr[token] : self.doc_post_ptr[token + 1]]
 
     def phrase_text(self, phrase: int) -> str:
