@@ -16,7 +16,6 @@ margin to the best entry on another topic, and whether the question names the su
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -29,6 +28,7 @@ from pplbot.core.memory import release_freed_memory
 from pplbot.core.normalizing import Normalizer
 from pplbot.core.semantic import Embedder, unit_rows
 from pplbot.core.token_index import LanguageIndex, SurfaceCorpus, sorted_unique
+from pplbot.core.typos import TypoCorrector
 from pplbot.core.vocabulary import LANGUAGES
 
 __all__ = ["Candidate", "Match", "MatchKind", "Matcher", "Thresholds", "Tuning"]
@@ -46,7 +46,8 @@ class Tuning:
     semantic_candidates: int = 8  # entries nearest by mean phrase vector: their phrases become candidates
 
 
-_CORRECTIONS_MAX = 20_000
+# a ranked candidate before it becomes a `Candidate`: score, entry id, entry, phrase, coverage, cosine
+_Row = tuple[float, str, int, int, float, float | None]
 _RANKED = 20  # entries kept in a ranking: enough for the gate's rival and the suggestions
 
 
@@ -93,15 +94,9 @@ class Matcher:
             self.entries.append(entry)
             self._docs.append(doc)
         self._entry_index = {e.id: i for i, e in enumerate(self.entries)}
-        known = {w for doc in self._docs for w in doc}
-        self._known = frozenset(known)
-        by_length: dict[int, list[str]] = defaultdict(list)
-        for word in sorted(known):  # sorted: ties in typo correction resolve the same way every run
-            by_length[len(word)].append(word)
-        self._pools = {
-            n: by_length.get(n - 1, []) + by_length.get(n, []) + by_length.get(n + 1, []) for n in range(5, 40)
-        }
-        self._corrections: dict[str, str] = {}
+        self._entry_ids = [e.id for e in self.entries]
+        # pools sorted: ties in typo correction resolve the same way every run
+        self._typos = TypoCorrector({w for doc in self._docs for w in doc})
         corpus = SurfaceCorpus(self._phrases, self._docs, self.normalizer)
         self._phrase_entry_array = np.array(self._phrase_entry, dtype=np.int64)
         self._vectors = embedder.encode(self._phrase_text) if embedder is not None and self._phrase_text else None
@@ -126,14 +121,7 @@ class Matcher:
 
     def _correct(self, word: str) -> str:
         """The known word closest to an unknown one (a typo), or the word itself."""
-        if word in self._known or len(word) < 5 or not word.isalpha():
-            return word
-        if word not in self._corrections:
-            found = process.extractOne(word, self._pools.get(len(word), ()), scorer=fuzz.ratio, score_cutoff=80)
-            if len(self._corrections) > _CORRECTIONS_MAX:
-                self._corrections.clear()
-            self._corrections[word] = str(found[0]) if found else word
-        return self._corrections[word]
+        return self._typos.correct(word)
 
     def explain(self, text: str) -> list[Candidate]:
         """The best candidates with scores and matching phrases (for moderators)."""
@@ -149,32 +137,34 @@ class Matcher:
         lang = self.normalizer.language(text)
         cosines = self._cosines(text)
         # the same words, and the same phrases of the semantically nearest entries, in every reading
-        surface = self.normalizer.surface(text, self._correct)
+        surface = self.normalizer.surface(text, self._typos.correct)
         near = None
         if cosines is not None:
             near = self._phrases_of(_top(self._centroids @ cosines, self.tuning.semantic_candidates))
-        ranked, on_topic = self._rank_in(surface, lang, cosines, near)
+        ranked, tokens = self._rank_in(surface, lang, cosines, near)
         if lang != "en":
-            english, en_topic = self._rank_in(surface, "en", cosines, near)
-            if english and (not ranked or english[0].score > ranked[0].score):
-                return english, en_topic, "en"
-        return ranked, on_topic, lang
+            english, en_tokens = self._rank_in(surface, "en", cosines, near)
+            if english and (not ranked or english[0][0] > ranked[0][0]):
+                ranked, tokens, lang = english, en_tokens, "en"
+        entries, texts = self.entries, self._phrase_text
+        candidates = [Candidate(entries[e], texts[p], score, c, sem) for score, _, e, p, c, sem in ranked]
+        return candidates, self.normalizer.anchor(tokens), lang
 
     def _rank_in(
         self, surface: list[str], lang: str, cosines: np.ndarray | None, near: np.ndarray | None
-    ) -> tuple[list[Candidate], int]:
+    ) -> tuple[list[_Row], tuple[str, ...]]:
+        """The ranking in one language's reading, and the question's tokens in it."""
         index = self.index(lang)
         tokens = self.normalizer.tokens_of(lang, surface)
-        on_topic = self.normalizer.anchor(tokens)
         query = list(dict.fromkeys(tokens))
         if not query:
-            return [], on_topic
+            return [], tokens
         dice, coverage, top = self._lexical(index, query)
         if near is not None:
             top = sorted_unique(np.concatenate((top, near)))  # np.union1d, by one sort
         if not len(top):
-            return [], on_topic
-        return self._candidates(index, query, top, dice, coverage, cosines), on_topic
+            return [], tokens
+        return self._candidates(index, query, top, dice, coverage, cosines), tokens
 
     def _lexical(self, index: LanguageIndex, query: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Dice of the question with every phrase, coverage of every entry, and the phrases with the
@@ -205,7 +195,7 @@ class Matcher:
         dice: np.ndarray,
         coverage: np.ndarray,
         cosines: np.ndarray | None,
-    ) -> list[Candidate]:
+    ) -> list[_Row]:
         """The full score of the `top` phrases; each entry's best phrase, the best entries first."""
         tune = self.tuning
         # token_sort_ratio of the question and each phrase: both are sorted tokens already, so it is `ratio`
@@ -225,9 +215,9 @@ class Matcher:
         _, first = np.unique(entry_of[order], return_index=True)  # each entry's first (best) phrase
         picks = order[np.sort(first)[:_RANKED]]
         sems: list[float | None] = semantic[picks].tolist() if semantic is not None else [None] * len(picks)
-        entries, texts = self.entries, self._phrase_text
-        best = [
-            Candidate(entries[e], texts[p], score, c, sem)
+        ids = self._entry_ids
+        best: list[_Row] = [
+            (score, ids[e], e, p, c, sem)
             for e, p, score, c, sem in zip(
                 entry_of[picks].tolist(),
                 top[picks].tolist(),
@@ -237,7 +227,7 @@ class Matcher:
                 strict=True,
             )
         ]
-        return sorted(best, key=lambda c: (-c.score, c.entry.id))
+        return sorted(best, key=lambda row: (-row[0], row[1]))
 
     def _cosines(self, text: str) -> np.ndarray | None:
         """The question's sentence vector (compared with phrases' vectors), if there is an embedder."""
