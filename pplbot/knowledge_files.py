@@ -85,8 +85,9 @@ def parse_yaml(text: str, name: str) -> Document:
             return out
         if isinstance(n, yaml.SequenceNode):
             return [walk(item, (*path, i)) for i, item in enumerate(n.value)]
-        if n.tag != _STR_TAG:
-            raw[path] = str(n.value)
+        if n.tag == _STR_TAG:  # what the constructor returns for a plain string, without its dispatch
+            return str(n.value)
+        raw[path] = str(n.value)
         return constructor.construct_object(n, deep=True)
 
     try:

@@ -8,7 +8,7 @@ vectors lie closest to the question's. Each candidate phrase gets a score (0-100
   token_sort_ratio (word order, near spellings);
 - semantic: the cosine of the two sentence vectors.
 Tokens depend on the question's language (its Snowball stemmer and synonyms), so the index is
-kept per language and built the first time a question in that language arrives.
+kept per language, all five built with the matcher.
 
 `gate.decide` then chooses answer / "did you mean" / "I don't know" from those scores, the
 margin to the best entry on another topic, and whether the question names the subject.
@@ -16,7 +16,6 @@ margin to the best entry on another topic, and whether the question names the su
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -25,9 +24,11 @@ from rapidfuzz import fuzz, process
 
 from pplbot.core.gate import Candidate, Match, MatchKind, Thresholds, decide
 from pplbot.core.knowledge import Entry
+from pplbot.core.memory import release_freed_memory
 from pplbot.core.normalizing import Normalizer
 from pplbot.core.semantic import Embedder, unit_rows
-from pplbot.core.token_index import LanguageIndex, SurfaceCorpus
+from pplbot.core.token_index import LanguageIndex, SurfaceCorpus, sorted_unique
+from pplbot.core.typos import TypoCorrector
 from pplbot.core.vocabulary import LANGUAGES
 
 __all__ = ["Candidate", "Match", "MatchKind", "Matcher", "Thresholds", "Tuning"]
@@ -45,7 +46,8 @@ class Tuning:
     semantic_candidates: int = 8  # entries nearest by mean phrase vector: their phrases become candidates
 
 
-_CORRECTIONS_MAX = 20_000
+# a ranked candidate before it becomes a `Candidate`: score, entry id, entry, phrase, coverage, cosine
+_Row = tuple[float, str, int, int, float, float | None]
 _RANKED = 20  # entries kept in a ranking: enough for the gate's rival and the suggestions
 
 
@@ -69,7 +71,11 @@ class Matcher:
         self._phrase_text: list[str] = []
         self._phrases: list[list[str]] = []
         self._docs: list[set[str]] = []
-        surface = self.normalizer.surface
+        shared: dict[str, str] = {}  # one string object per word, in every structure below
+
+        def surface(text: str) -> list[str]:
+            return [shared.setdefault(w, w) for w in self.normalizer.surface(text)]
+
         self._answer_words: list[frozenset[str]] = []  # for telling topics apart (`_same_topic`)
         for entry in entries:
             answer_words = surface(entry.answer)
@@ -88,48 +94,34 @@ class Matcher:
             self.entries.append(entry)
             self._docs.append(doc)
         self._entry_index = {e.id: i for i, e in enumerate(self.entries)}
-        known = {w for doc in self._docs for w in doc}
-        self._known = frozenset(known)
-        by_length: dict[int, list[str]] = defaultdict(list)
-        for word in sorted(known):  # sorted: ties in typo correction resolve the same way every run
-            by_length[len(word)].append(word)
-        self._pools = {
-            n: by_length.get(n - 1, []) + by_length.get(n, []) + by_length.get(n + 1, []) for n in range(5, 40)
-        }
-        self._corrections: dict[str, str] = {}
-        self._corpus = SurfaceCorpus(self._phrases, self._docs)
+        self._entry_ids = [e.id for e in self.entries]
+        # pools sorted: ties in typo correction resolve the same way every run
+        self._typos = TypoCorrector({w for doc in self._docs for w in doc})
+        corpus = SurfaceCorpus(self._phrases, self._docs, self.normalizer)
         self._phrase_entry_array = np.array(self._phrase_entry, dtype=np.int64)
-        self._indexes: dict[str, LanguageIndex] = {}
         self._vectors = embedder.encode(self._phrase_text) if embedder is not None and self._phrase_text else None
         self._centroids = _centroids(self._vectors, self._phrase_entry_array, len(self.entries))
         self._entry_phrases = np.argsort(self._phrase_entry_array, kind="stable")
         self._entry_phrase_ptr = np.searchsorted(
             self._phrase_entry_array[self._entry_phrases], np.arange(len(self.entries) + 1)
         )
-        del self._phrases, self._docs  # the corpus holds them now
-        for lang in LANGUAGES:  # built now, so no question waits for its language's index
-            self.index(lang)
+        del self._phrases, self._docs, self._phrase_entry  # the corpus and the array hold them now
+        # every language's index built now, so no question waits for one; the corpus is not kept
+        self._indexes = {lang: LanguageIndex(corpus, self.normalizer, lang) for lang in LANGUAGES}
+        del corpus
+        release_freed_memory()
 
     @property
     def phrase_count(self) -> int:
         return len(self._phrase_text)
 
     def index(self, lang: str) -> LanguageIndex:
-        found = self._indexes.get(lang)
-        if found is None:
-            found = self._indexes[lang] = LanguageIndex(self._corpus, self.normalizer, lang)
-        return found
+        """The index in a language's tokens (one of `LANGUAGES`)."""
+        return self._indexes[lang]
 
     def _correct(self, word: str) -> str:
         """The known word closest to an unknown one (a typo), or the word itself."""
-        if word in self._known or len(word) < 5 or not word.isalpha():
-            return word
-        if word not in self._corrections:
-            found = process.extractOne(word, self._pools.get(len(word), ()), scorer=fuzz.ratio, score_cutoff=80)
-            if len(self._corrections) > _CORRECTIONS_MAX:
-                self._corrections.clear()
-            self._corrections[word] = str(found[0]) if found else word
-        return self._corrections[word]
+        return self._typos.correct(word)
 
     def explain(self, text: str) -> list[Candidate]:
         """The best candidates with scores and matching phrases (for moderators)."""
@@ -144,22 +136,39 @@ class Matcher:
         (lingua misjudges short mixed questions) and keep the reading with the better best score."""
         lang = self.normalizer.language(text)
         cosines = self._cosines(text)
-        surface = self.normalizer.surface(text, self._correct)  # the same words for every reading
-        ranked, on_topic = self._rank_in(surface, lang, cosines)
+        # the same words, and the same phrases of the semantically nearest entries, in every reading
+        surface = self.normalizer.surface(text, self._typos.correct)
+        near = None
+        if cosines is not None:
+            near = self._phrases_of(_top(self._centroids @ cosines, self.tuning.semantic_candidates))
+        ranked, tokens = self._rank_in(surface, lang, cosines, near)
         if lang != "en":
-            english, en_topic = self._rank_in(surface, "en", cosines)
-            if english and (not ranked or english[0].score > ranked[0].score):
-                return english, en_topic, "en"
-        return ranked, on_topic, lang
+            english, en_tokens = self._rank_in(surface, "en", cosines, near)
+            if english and (not ranked or english[0][0] > ranked[0][0]):
+                ranked, tokens, lang = english, en_tokens, "en"
+        entries, texts = self.entries, self._phrase_text
+        candidates = [Candidate(entries[e], texts[p], score, c, sem) for score, _, e, p, c, sem in ranked]
+        return candidates, self.normalizer.anchor(tokens), lang
 
-    def _rank_in(self, surface: list[str], lang: str, cosines: np.ndarray | None) -> tuple[list[Candidate], int]:
-        norm = self.normalizer
+    def _rank_in(
+        self, surface: list[str], lang: str, cosines: np.ndarray | None, near: np.ndarray | None
+    ) -> tuple[list[_Row], tuple[str, ...]]:
+        """The ranking in one language's reading, and the question's tokens in it."""
         index = self.index(lang)
-        tokens = tuple(norm.token(lang, w) for w in surface)
-        on_topic = norm.anchor(tokens)
+        tokens = self.normalizer.tokens_of(lang, surface)
         query = list(dict.fromkeys(tokens))
         if not query:
-            return [], on_topic
+            return [], tokens
+        dice, coverage, top = self._lexical(index, query)
+        if near is not None:
+            top = sorted_unique(np.concatenate((top, near)))  # np.union1d, by one sort
+        if not len(top):
+            return [], tokens
+        return self._candidates(index, query, top, dice, coverage, cosines), tokens
+
+    def _lexical(self, index: LanguageIndex, query: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Dice of the question with every phrase, coverage of every entry, and the phrases with the
+        best Dice (only the phrases sharing a token are computed: the others are 0)."""
         ids = [index.token_id.get(t, -1) for t in query]
         weights = [float(index.idf[i]) if i >= 0 else index.unknown_idf for i in ids]
         doc_weights = [float(index.doc_idf[i]) if i >= 0 else index.unknown_doc_idf for i in ids]
@@ -171,15 +180,27 @@ class Matcher:
                 overlap[index.phrases_of(token)] += weight
                 coverage[index.docs_of(token)] += doc_weight
         coverage /= doc_total
-        dice = 2 * overlap / (q_total + index.phrase_weight)
-        top = _top(dice, self.tuning.rescore)
-        if cosines is not None:
-            top = np.union1d(top, self._phrases_of(_top(self._centroids @ cosines, self.tuning.semantic_candidates)))
-        if not len(top):
-            return [], on_topic
-        q_text = " ".join(sorted(query))
+        shared = np.flatnonzero(overlap)  # the phrases whose Dice is positive
+        dice = np.zeros(index.phrases)
+        dice[shared] = 2 * overlap[shared] / (q_total + index.phrase_weight[shared])
+        k = self.tuning.rescore
+        top = shared if len(shared) <= k else shared[np.argpartition(-dice[shared], k - 1)[:k]]
+        return dice, coverage, top
+
+    def _candidates(
+        self,
+        index: LanguageIndex,
+        query: list[str],
+        top: np.ndarray,
+        dice: np.ndarray,
+        coverage: np.ndarray,
+        cosines: np.ndarray | None,
+    ) -> list[_Row]:
+        """The full score of the `top` phrases; each entry's best phrase, the best entries first."""
         tune = self.tuning
-        fuzzy = process.cdist([q_text], index.phrase_texts(top.tolist()), scorer=fuzz.token_sort_ratio)[0] / 100
+        # token_sort_ratio of the question and each phrase: both are sorted tokens already, so it is `ratio`
+        q_text = " ".join(sorted(query))
+        fuzzy = process.cdist([q_text], index.phrase_texts(top.tolist()), scorer=fuzz.ratio)[0] / 100
         entry_of = self._phrase_entry_array[top]
         cov = coverage[entry_of]
         lexical = tune.phrase_weight * dice[top] + tune.entry_weight * cov + tune.fuzz_weight * fuzzy
@@ -191,18 +212,22 @@ class Matcher:
         )
         scores = np.round(100 * blended, 1)
         order = np.lexsort((entry_of, -scores))  # best first; ties in a fixed order
-        best: dict[int, Candidate] = {}
-        for k in order.tolist():
-            e_idx = int(entry_of[k])
-            if e_idx in best:
-                continue
-            sem = float(semantic[k]) if semantic is not None else None
-            best[e_idx] = Candidate(
-                self.entries[e_idx], self._phrase_text[int(top[k])], float(scores[k]), float(cov[k]), sem
+        _, first = np.unique(entry_of[order], return_index=True)  # each entry's first (best) phrase
+        picks = order[np.sort(first)[:_RANKED]]
+        sems: list[float | None] = semantic[picks].tolist() if semantic is not None else [None] * len(picks)
+        ids = self._entry_ids
+        best: list[_Row] = [
+            (score, ids[e], e, p, c, sem)
+            for e, p, score, c, sem in zip(
+                entry_of[picks].tolist(),
+                top[picks].tolist(),
+                scores[picks].tolist(),
+                cov[picks].tolist(),
+                sems,
+                strict=True,
             )
-            if len(best) >= _RANKED:
-                break
-        return sorted(best.values(), key=lambda c: (-c.score, c.entry.id)), on_topic
+        ]
+        return sorted(best, key=lambda row: (-row[0], row[1]))
 
     def _cosines(self, text: str) -> np.ndarray | None:
         """The question's sentence vector (compared with phrases' vectors), if there is an embedder."""

@@ -20,6 +20,7 @@ import Stemmer
 from lingua import Language, LanguageDetector, LanguageDetectorBuilder
 from stopwords import get_stopwords
 
+from pplbot.core.memory import release_freed_memory
 from pplbot.core.vocabulary import LANGUAGES, STEMMER_NAMES, Vocabulary
 
 __all__ = ["Normalizer", "clean", "is_section", "words"]
@@ -37,13 +38,29 @@ _LINGUA = {
 }
 _MIN_CONFIDENCE = 0.5  # below this, a question is read as English (most mixed chat is)
 _CACHE_MAX = 50_000
+_FOLD_MAX = 20_000  # characters
+_CLEAN_CACHED_LENGTH = 1000  # longer texts (rare) are cleaned every time
+
+
+class _FoldTable(dict[int, str]):
+    """Each character's folded form (NFKD, combining marks dropped, casefolded), computed on first
+    use: the steps work character by character, so `str.translate` with it folds a whole text
+    exactly as folding the text at once would, several times faster."""
+
+    def __missing__(self, code: int) -> str:
+        decomposed = unicodedata.normalize("NFKD", chr(code).replace("ß", "ss"))
+        folded = "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+        if len(self) >= _FOLD_MAX:
+            self.clear()
+        self[code] = folded
+        return folded
+
+
+_FOLD_TABLE = _FoldTable()
 
 
 def _fold(text: str) -> str:
-    if text.isascii():
-        return text.casefold()
-    decomposed = unicodedata.normalize("NFKD", text.replace("ß", "ss"))
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+    return text.casefold() if text.isascii() else text.translate(_FOLD_TABLE)
 
 
 def _section(match: re.Match[str]) -> str:
@@ -51,9 +68,17 @@ def _section(match: re.Match[str]) -> str:
     return f" {number}{letter} {number}{letter}{roman} " if roman else f" {number}{letter} "
 
 
-@lru_cache(maxsize=8192)
 def clean(text: str) -> str:
     """Lower case, no accents or punctuation, section references as tokens ("4c")."""
+    return _clean_cached(text) if len(text) <= _CLEAN_CACHED_LENGTH else _clean(text)
+
+
+@lru_cache(maxsize=16_384)  # every text of the bundled knowledge base, so loading cleans each once
+def _clean_cached(text: str) -> str:
+    return _clean(text)
+
+
+def _clean(text: str) -> str:
     folded = _fold(text).replace("'", "").replace("\u2019", "")
     folded = _SECTION.sub(_section, folded.replace("§", " section "))
     return " ".join(_NON_WORD.split(folded)).strip()
@@ -77,7 +102,12 @@ def _language_stop_words() -> frozenset[str]:
 
 @lru_cache(maxsize=1)
 def _detector() -> LanguageDetector:
-    return LanguageDetectorBuilder.from_languages(*_LINGUA).with_low_accuracy_mode().build()
+    """Built on the first question that needs it; the first detection loads its models (about 10 MB)
+    and leaves several MB of freed buffers, given back to the OS at once."""
+    detector = LanguageDetectorBuilder.from_languages(*_LINGUA).with_low_accuracy_mode().build()
+    detector.compute_language_confidence_values("the first detection loads the models")
+    release_freed_memory()
+    return detector
 
 
 class Normalizer:
@@ -97,12 +127,13 @@ class Normalizer:
         self._stop = frozenset(s[0] for s in stops if len(s) == 1) | (_language_stop_words() - keep)
         self._terms.update({s: "" for s in stops if len(s) > 1})
         self._term_tokens = frozenset(self._terms.values())
-        self._term_first = frozenset(k[0] for k in self._terms if k)
-        self._term_max = max((len(k) for k in self._terms), default=1)
-        # one alternation of every multi-word term, longest first, matched on whole words
-        multi = sorted((" ".join(k) for k in self._terms if len(k) > 1), key=len, reverse=True)
-        self._term_pattern = re.compile(r"\b(?:" + "|".join(map(re.escape, multi)) + r")\b") if multi else None
-        self._token_cache: dict[tuple[str, str], str] = {}
+        # multi-word terms by first word: the lengths (in words) to try there, longest first
+        lengths: dict[str, set[int]] = {}
+        for key in self._terms:
+            if len(key) > 1:
+                lengths.setdefault(key[0], set()).add(len(key))
+        self._term_lengths = {first: sorted(ns, reverse=True) for first, ns in lengths.items()}
+        self._token_cache: dict[str, dict[str, str]] = {lang: {} for lang in LANGUAGES}  # lang -> word -> token
         self._synonyms: dict[str, dict[str, str]] = {}
         for lang in LANGUAGES:
             table: dict[str, str] = {}
@@ -143,17 +174,25 @@ class Normalizer:
 
     def surface(self, text: str, correct: Callable[[str], str] | None = None) -> list[str]:
         """Cleaned words with multi-word terms joined and chat stop words dropped."""
-        cleaned = clean(text[:2000])
+        found = clean(text[:2000]).split()
         if correct is not None:
-            cleaned = " ".join(correct(w) for w in cleaned.split())
-        if self._term_pattern is not None and any(w in self._term_first for w in cleaned.split()):
-            cleaned = self._term_pattern.sub(lambda m: " " + self._terms[tuple(m.group(0).split())] + " ", cleaned)
-        single = self._terms
+            found = [correct(w) for w in found]
+        terms, lengths, stop = self._terms, self._term_lengths, self._stop
         out = []
-        for w in cleaned.split():
-            if w in self._stop:
+        i, n = 0, len(found)
+        while i < n:
+            w = found[i]
+            i += 1
+            # the longest multi-word term that starts here, read as its token ("" for a stop phrase)
+            for length in lengths.get(w, ()):
+                key = tuple(found[i - 1 : i - 1 + length])
+                if len(key) == length and key in terms:
+                    w = terms[key]
+                    i += length - 1
+                    break
+            if not w or w in stop:
                 continue
-            joined = single.get((w,))
+            joined = terms.get((w,))
             if joined is None:
                 out.append(w)
             elif joined:
@@ -162,26 +201,37 @@ class Normalizer:
 
     def token(self, lang: str, word: str) -> str:
         """The matching token of one surface word in a language: its stem, or its synonym's."""
-        key = (lang, word)
-        cached = self._token_cache.get(key)
+        cache = self._token_cache[lang]
+        cached = cache.get(word)
         if cached is None:
             stem = self._stem(lang, word)
             cached = self._synonyms[lang].get(stem, stem)
-            if len(self._token_cache) >= _CACHE_MAX:
-                self._token_cache.clear()
-            self._token_cache[key] = cached
+            if len(cache) >= _CACHE_MAX // len(LANGUAGES):
+                cache.clear()
+            cache[word] = cached
         return cached
 
-    def token_list(self, lang: str, words_: list[str]) -> list[str]:
-        """`token()` of many words at once (one call of the C stemmer): for building indexes."""
-        plain = [w for w in words_ if not (len(w) <= 2 or w in self._term_tokens or w.isdigit() or is_section(w))]
+    def tokens_of(self, lang: str, words_: Iterable[str]) -> tuple[str, ...]:
+        """`token()` of each word."""
+        cache = self._token_cache[lang]
+        return tuple(cache.get(w) or self.token(lang, w) for w in words_)
+
+    def stemmable(self, words_: list[str]) -> list[str]:
+        """The words a stemmer changes at all (the same in every language): for `token_list`."""
+        terms = self._term_tokens
+        return [w for w in words_ if not (len(w) <= 2 or w in terms or w.isdigit() or is_section(w))]
+
+    def token_list(self, lang: str, words_: list[str], stemmable: list[str] | None = None) -> list[str]:
+        """`token()` of many words at once (one call of the C stemmer): for building indexes.
+        `stemmable` is `self.stemmable(words_)`, if the caller has it already."""
+        plain = self.stemmable(words_) if stemmable is None else stemmable
         stems = dict(zip(plain, self._stemmers[lang].stemWords(plain), strict=True))
-        table = self._synonyms[lang]
-        return [table.get(stem, stem) for stem in (stems.get(w, w) for w in words_)]
+        synonym = self._synonyms[lang].get
+        return [synonym(stem, stem) for stem in map(stems.get, words_, words_)]
 
     def tokens(self, text: str, lang: str | None = None) -> tuple[str, ...]:
         lang = lang or self.language(text)
-        return tuple(self.token(lang, w) for w in self.surface(text))
+        return self.tokens_of(lang, self.surface(text))
 
     def anchor(self, tokens: Iterable[str]) -> int:
         """How clearly the tokens name the subject: 2 (a term such as copyfarleft, or a section such
