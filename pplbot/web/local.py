@@ -11,7 +11,7 @@ from aiohttp import web
 from pplbot.config import Settings
 from pplbot.moderation.live import LiveKnowledge
 from pplbot.service import Service
-from pplbot.web.auth import Executes
+from pplbot.web.pages import KeepsValues
 from pplbot.web.server import AdminSite
 
 __all__ = ["LocalWeb"]
@@ -22,7 +22,7 @@ logger = logging.getLogger(__name__)
 class LocalWeb:
     """Serves /admin from a background thread; `link()` starts it on first use."""
 
-    def __init__(self, service: Service, live: LiveKnowledge, store: Executes, settings: Settings) -> None:
+    def __init__(self, service: Service, live: LiveKnowledge, store: KeepsValues, settings: Settings) -> None:
         self.service, self.live, self.store, self.settings = service, live, store, settings
         self.site: AdminSite | None = None
         self._loop: asyncio.AbstractEventLoop | None = None

@@ -7,6 +7,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from pplbot.core.bot import Bot
 from pplbot.core.knowledge import Entry, KnowledgeBase
@@ -14,9 +15,9 @@ from pplbot.moderation.unanswered import Group, Grouper
 from pplbot.store.base import AuditRecord, StoredEvent
 from pplbot.web.auth import Executes
 
-__all__ = ["Near", "Probe", "UnansweredLog", "Week", "diff_lines", "probe", "search_entries", "weekly"]
+__all__ = ["KeepsValues", "Near", "Probe", "UnansweredLog", "Week", "diff_lines", "probe", "search_entries", "weekly"]
 
-ASKED = ("answered", "suggested", "fallback")
+_HANDLED = "web:handled:"
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,15 +39,22 @@ def probe(bot: Bot, text: str, limit: int = 5) -> Probe:
     return Probe(kind, tuple(Near(c.entry.id, c.score, c.phrase) for c in bot.matcher.explain(text)[:limit]))
 
 
+class KeepsValues(Executes, Protocol):
+    def get_value(self, name: str) -> str | None: ...
+
+    def set_value(self, name: str, value: str) -> None: ...
+
+
 class UnansweredLog:
     """The unanswered questions of the last `days`, grouped incrementally between page views,
-    with the entries that nearly matched each group (cached per knowledge-base version)."""
+    with the entries that nearly matched each group (cached per knowledge-base version).
+    A group a moderator has taught stays off the list until someone asks it again."""
 
-    def __init__(self, store: Executes, days: int) -> None:
+    def __init__(self, store: KeepsValues, days: int) -> None:
         self.store = store
         self.days = days
         self._grouper = Grouper()
-        self._seen = (0, 0, 0)  # count, min id, max id of the rows grouped so far
+        self._seen = (0, 0)  # min and max id of the rows grouped so far
         self._near: OrderedDict[tuple[str, str], Probe] = OrderedDict()
         self._lock = threading.Lock()  # the warm-up at start runs in a worker thread
 
@@ -55,17 +63,29 @@ class UnansweredLog:
         with self._lock:
             return self._groups(now)
 
+    def open_groups(self, now: datetime) -> list[Group]:
+        """The groups not handled since they were last asked."""
+        out = []
+        for group in self.groups(now):
+            handled = self.store.get_value(_HANDLED + group.key)
+            if handled is None or group.last_at is None or group.last_at.isoformat() > handled:
+                out.append(group)
+        return out
+
+    def mark_handled(self, key: str, now: datetime) -> None:
+        self.store.set_value(_HANDLED + key, now.isoformat())
+
     def _groups(self, now: datetime) -> list[Group]:
         self.store.execute(
             "DELETE FROM events WHERE kind = 'unanswered' AND at < ?", ((now - timedelta(days=self.days)).isoformat(),)
         )
-        count, low, high = (
+        low, high = (
             int(str(v or 0))
-            for v in self.store.execute("SELECT count(*), min(id), max(id) FROM events WHERE kind = 'unanswered'")[0]
+            for v in self.store.execute("SELECT min(id), max(id) FROM events WHERE kind = 'unanswered'")[0]
         )
-        seen_count, seen_low, seen_high = self._seen
+        seen_low, seen_high = self._seen
         if low != seen_low or high < seen_high:  # expired, purged or reset: group again
-            self._grouper, seen_count, seen_high = Grouper(), 0, 0
+            self._grouper, seen_high = Grouper(), 0
         if high > seen_high:
             rows = self.store.execute(
                 "SELECT at, network, chat, detail FROM events WHERE kind = 'unanswered' AND id > ? ORDER BY id",
@@ -75,8 +95,7 @@ class UnansweredLog:
                 StoredEvent(datetime.fromisoformat(str(r[0])), str(r[1]), str(r[2]), "unanswered", str(r[3]))
                 for r in rows
             )
-            seen_count += len(rows)
-        self._seen = (count, low, high)
+        self._seen = (low, high)
         return self._grouper.top(len(self._grouper.groups))
 
     def near(self, bot: Bot, kb: KnowledgeBase, text: str) -> Probe:
@@ -115,7 +134,7 @@ class Week:
         return self.answered + self.suggested + self.fallback
 
 
-def weekly(store: Executes, weeks: int = 12, now: datetime | None = None) -> list[Week]:
+def weekly(store: Executes, weeks: int = 12) -> list[Week]:
     """Questions per ISO-like week (Monday first) by outcome, the last `weeks` weeks that had any."""
     rows = store.execute(
         "SELECT strftime('%Y-W%W', at) AS week, kind, count(*) FROM events"

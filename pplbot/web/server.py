@@ -25,8 +25,8 @@ from pplbot.moderation.editing import EditError
 from pplbot.moderation.live import LiveKnowledge
 from pplbot.service import Service
 from pplbot.web import charts
-from pplbot.web.auth import Auth, Executes, Moderator, WebSession
-from pplbot.web.pages import UnansweredLog, diff_lines, probe, search_entries, weekly
+from pplbot.web.auth import Auth, Moderator, WebSession
+from pplbot.web.pages import KeepsValues, UnansweredLog, diff_lines, probe, search_entries, weekly
 
 __all__ = ["COOKIE", "AdminSite"]
 
@@ -51,6 +51,11 @@ def _lines(text: str) -> list[str]:
     return [line.strip() for line in text.splitlines() if line.strip()]
 
 
+def _page_number(request: web.Request) -> int:
+    raw = request.query.get("page", "1")
+    return max(1, int(raw)) if raw.isdigit() else 1
+
+
 def file_hash(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -60,7 +65,7 @@ class AdminSite:
         self,
         service: Service,
         live: LiveKnowledge,
-        store: Executes,
+        store: KeepsValues,
         moderation: Moderation,
         *,
         base_url: str,
@@ -88,7 +93,7 @@ class AdminSite:
 
     @classmethod
     def from_settings(
-        cls, service: Service, live: LiveKnowledge, store: Executes, settings: Settings, base_url: str | None = None
+        cls, service: Service, live: LiveKnowledge, store: KeepsValues, settings: Settings, base_url: str | None = None
     ) -> AdminSite:
         assert service.moderation is not None
         return cls(
@@ -266,7 +271,7 @@ class AdminSite:
     # ------------------------------------------------------------ pages
     async def dashboard(self, request: web.Request, session: WebSession) -> web.Response:
         weeks = weekly(self.store)
-        groups = self._open_groups()
+        groups = self.log.open_groups(self.clock())
         totals = {k: sum(getattr(w, k) for w in weeks) for k in ("answered", "suggested", "fallback")}
         return self.render(
             "dashboard.html",
@@ -280,19 +285,9 @@ class AdminSite:
             kb=self.live.current.kb,
         )
 
-    def _open_groups(self) -> list[Any]:
-        groups = self.log.groups(self.clock())
-        out = []
-        for g in groups:
-            handled = self.store.execute("SELECT value FROM kv WHERE name = ?", (f"web:handled:{g.key}",))
-            if handled and g.last_at is not None and g.last_at.isoformat() <= str(handled[0][0]):
-                continue
-            out.append(g)
-        return out
-
     async def unanswered(self, request: web.Request, session: WebSession) -> web.Response:
-        groups = self._open_groups()
-        page = max(1, int(request.query.get("page", "1")) if request.query.get("page", "1").isdigit() else 1)
+        groups = self.log.open_groups(self.clock())
+        page = _page_number(request)
         shown = groups[(page - 1) * GROUPS_PER_PAGE : page * GROUPS_PER_PAGE]
         kb = self.live.current.kb
         rows = [(g, self.log.near(self.service.bot, kb, g.text)) for g in shown]
@@ -321,18 +316,14 @@ class AdminSite:
         except EditError as exc:
             self._see_other("/admin/unanswered?" + urlencode({"error": str(exc)}))
         if key:
-            self.store.execute(
-                "INSERT INTO kv (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value",
-                (f"web:handled:{key}", self.clock().isoformat()),
-            )
+            self.log.mark_handled(key, self.clock())
         self._see_other("/admin/unanswered?" + urlencode({"saved": f"Taught {entry_id}: “{question}”"}))
 
     async def entries(self, request: web.Request, session: WebSession) -> web.Response:
         kb = self.live.current.kb
         query = request.query.get("q", "").strip()
         found = search_entries(kb, query)
-        raw_page = request.query.get("page", "1")
-        page = max(1, int(raw_page)) if raw_page.isdigit() else 1
+        page = _page_number(request)
         question = request.query.get("probe", "").strip()[:500]
         return self.render(
             "entries.html",
@@ -445,7 +436,7 @@ class AdminSite:
         self._see_other(f"/admin/entries/{quote(values['id'].strip())}?saved=1")
 
     async def audit(self, request: web.Request, session: WebSession) -> web.Response:
-        records = [r for r in self.moderation.store.audit(limit=100)]
+        records = self.moderation.store.audit(limit=100)
         return self.render(
             "audit.html",
             session=session,
