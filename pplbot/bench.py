@@ -68,7 +68,8 @@ def default_dev_set() -> Path:
 def default_sets() -> list[Path]:
     """The dev set, then the sets written without looking at the knowledge base."""
     data = Path(__file__).resolve().parents[1] / "tests" / "data"
-    return [p for p in (default_dev_set(), data / "second-eval.yaml", data / "third-eval.yaml") if p.exists()]
+    sets = (default_dev_set(), data / "second-eval.yaml", data / "third-eval.yaml", data / "fourth-eval.yaml")
+    return [p for p in sets if p.exists()]
 
 
 def _incoming(text: str, n: int) -> Incoming:

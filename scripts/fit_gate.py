@@ -2,8 +2,8 @@
 
     .venv/bin/python scripts/fit_gate.py [--dev SET ...] [--check SET ...]
 
-The development sets (default: ../shared/eval/dev-questions.yaml and tests/data/tuning-eval.yaml)
-are the only ones used to choose.
+The development sets (default: ../shared/eval/dev-questions.yaml, tests/data/tuning-eval.yaml and
+tests/data/offtopic-fit.yaml, 180 hard off-topic questions) are the only ones used to choose.
 
 For every weight combination it ranks each dev question once, then sweeps the gate thresholds
 over the cached rankings. A question passes when the gate answers with an entry whose text
@@ -165,7 +165,7 @@ def fit(kb: KnowledgeBase, dev_paths: list[Path], checks: list[Path], semantic: 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--knowledge", type=Path, default=bundled_knowledge_dir())
-    parser.add_argument("--dev", type=Path, nargs="+", default=[default_dev_set(), DATA / "tuning-eval.yaml"])
+    parser.add_argument("--dev", type=Path, nargs="+", default=[default_dev_set(), DATA / "tuning-eval.yaml", DATA / "offtopic-fit.yaml"])
     parser.add_argument("--check", type=Path, nargs="*", default=[])
     parser.add_argument("--no-semantic", action="store_true")
     args = parser.parse_args()

@@ -104,6 +104,15 @@ def test_retrieval_floor_on_the_blind_sets(bot: Bot) -> None:
     assert tuning.in_scope_pass >= 0.68 and tuning.out_of_scope_false <= 0.05, tuning.failures
     third = evaluate(bot, load(ROOT / "tests" / "data" / "third-eval.yaml"))
     assert third.in_scope_pass >= 0.72 and third.out_of_scope_false <= 0.10, third.failures
+    fourth = evaluate(bot, load(ROOT / "tests" / "data" / "fourth-eval.yaml"))
+    assert fourth.in_scope_pass >= 0.70 and fourth.out_of_scope_false <= 0.05, fourth.failures
+
+
+def test_hard_off_topic_questions_are_not_answered(bot: Bot) -> None:
+    """180 off-topic questions that share words with licence questions or name another PPL
+    (the gate was fitted on them): at most 2 % may get a licence answer."""
+    quality = evaluate(bot, load(ROOT / "tests" / "data" / "offtopic-fit.yaml"))
+    assert quality.out_of_scope_false <= 0.02, quality.failures
 
 
 def test_several_typos_still_get_did_you_mean(bot: Bot) -> None:
