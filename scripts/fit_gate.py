@@ -165,7 +165,12 @@ def fit(kb: KnowledgeBase, dev_paths: list[Path], checks: list[Path], semantic: 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--knowledge", type=Path, default=bundled_knowledge_dir())
-    parser.add_argument("--dev", type=Path, nargs="+", default=[default_dev_set(), DATA / "tuning-eval.yaml", DATA / "offtopic-fit.yaml"])
+    parser.add_argument(
+        "--dev",
+        type=Path,
+        nargs="+",
+        default=[default_dev_set(), DATA / "tuning-eval.yaml", DATA / "offtopic-fit.yaml"],
+    )
     parser.add_argument("--check", type=Path, nargs="*", default=[])
     parser.add_argument("--no-semantic", action="store_true")
     args = parser.parse_args()
