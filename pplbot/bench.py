@@ -68,7 +68,13 @@ def default_dev_set() -> Path:
 def default_sets() -> list[Path]:
     """The dev set, then the sets written without looking at the knowledge base."""
     data = Path(__file__).resolve().parents[1] / "tests" / "data"
-    sets = (default_dev_set(), data / "second-eval.yaml", data / "third-eval.yaml", data / "fourth-eval.yaml")
+    sets = (
+        default_dev_set(),
+        data / "second-eval.yaml",
+        data / "third-eval.yaml",
+        data / "fourth-eval.yaml",
+        data / "fifth-eval.yaml",
+    )
     return [p for p in sets if p.exists()]
 
 

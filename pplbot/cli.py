@@ -62,7 +62,7 @@ def _parser() -> argparse.ArgumentParser:
         type=Path,
         nargs="+",
         help="question sets, the first used for tuning (default: ../shared/eval/dev-questions.yaml, "
-        "tests/data/second-eval.yaml, tests/data/third-eval.yaml, tests/data/fourth-eval.yaml)",
+        "tests/data/second-eval.yaml, tests/data/third-eval.yaml, tests/data/fourth-eval.yaml, tests/data/fifth-eval.yaml)",
     )
     bench.add_argument("--verbose", action="store_true", help="list the questions pplbot missed")
     bench.add_argument("--quick", action="store_true", help="skip the 10,000-entry synthetic run")

@@ -38,6 +38,10 @@ class StaticEmbedder:
         # the same ids without character offsets (tokenizers >= 0.21), which nothing here reads
         self._encode_batch = getattr(tokenizer, "encode_batch_fast", tokenizer.encode_batch)
 
+    def words(self) -> frozenset[str]:
+        """The word pieces that are whole words (BERT marks the others with "##")."""
+        return frozenset(w for w in self._tokenizer.get_vocab() if w.isalpha() and w.isascii())
+
     def encode(self, texts: Sequence[str]) -> Vectors:
         if len(texts) == 1:
             return self._encode_one(texts[0])

@@ -136,7 +136,7 @@ def fit(kb: KnowledgeBase, dev_paths: list[Path], checks: list[Path], semantic: 
     embedder = load_embedder() if semantic else None
     normalizer = Normalizer(kb.vocabulary)
     winner: tuple[float, Tuning, Thresholds, float, float] | None = None
-    semantic_weights = (0.3, 0.4, 0.5) if embedder is not None else (0.0,)
+    semantic_weights = (0.4, 0.5, 0.6) if embedder is not None else (0.0,)
     for pw, fw, sw in itertools.product((0.1, 0.2), (0.1, 0.2), semantic_weights):
         tuning = replace(
             Tuning(),

@@ -98,14 +98,17 @@ def test_retrieval_floor_on_the_second_set(bot: Bot) -> None:
 
 
 def test_retrieval_floor_on_the_blind_sets(bot: Bot) -> None:
-    """Written by helpers who never saw the knowledge base. The third and fourth sets were never
-    used to tune anything: these floors only guard against a regression, they are not targets."""
+    """Written by helpers who never saw the knowledge base. The second, third and fourth sets
+    helped choose how the static model is trained (by top-1 accuracy); the fifth was never used
+    to tune anything. These floors only guard against a regression, they are not targets."""
     tuning = evaluate(bot, load(ROOT / "tests" / "data" / "tuning-eval.yaml"))
     assert tuning.in_scope_pass >= 0.68 and tuning.out_of_scope_false <= 0.05, tuning.failures
     third = evaluate(bot, load(ROOT / "tests" / "data" / "third-eval.yaml"))
     assert third.in_scope_pass >= 0.72 and third.out_of_scope_false <= 0.10, third.failures
     fourth = evaluate(bot, load(ROOT / "tests" / "data" / "fourth-eval.yaml"))
-    assert fourth.in_scope_pass >= 0.70 and fourth.out_of_scope_false <= 0.05, fourth.failures
+    assert fourth.in_scope_pass >= 0.75 and fourth.out_of_scope_false <= 0.05, fourth.failures
+    fifth = evaluate(bot, load(ROOT / "tests" / "data" / "fifth-eval.yaml"))
+    assert fifth.in_scope_pass >= 0.80 and fifth.out_of_scope_false <= 0.05, fifth.failures
 
 
 def test_hard_off_topic_questions_are_not_answered(bot: Bot) -> None:

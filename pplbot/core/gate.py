@@ -52,11 +52,11 @@ class Match:
 @dataclass(frozen=True, slots=True)
 class Thresholds:
     answer_cutoff: float = 30.0  # when the question names the subject (copyfarleft, 4(c), ...)
-    answer_cutoff_weak: float = 56.0  # when it names it only as "ppl" (the refit's 50 answered wrongly)
-    answer_cutoff_unanchored: float = 80.0  # when it does not
+    answer_cutoff_weak: float = 44.0  # when it names it only as "ppl" (the refit wants 36: more wrong answers)
+    answer_cutoff_unanchored: float = 77.5  # when it does not
     suggest_cutoff: float = 22.5
-    suggest_cutoff_weak: float = 42.5
-    suggest_cutoff_unanchored: float = 62.4
+    suggest_cutoff_weak: float = 33.4
+    suggest_cutoff_unanchored: float = 60.45
     margin: float = 0.0  # lead over the best entry on another topic, at a score of 50
     min_coverage: float = 0.0  # share of the question's words the answering entry must know
     min_semantic: float = 0.0  # cosine of question and phrase the answering candidate must reach

@@ -16,6 +16,7 @@ margin to the best entry on another topic, and whether the question names the su
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -25,7 +26,7 @@ from rapidfuzz import fuzz, process
 from pplbot.core.gate import Candidate, Match, MatchKind, Thresholds, decide
 from pplbot.core.knowledge import Entry
 from pplbot.core.memory import release_freed_memory
-from pplbot.core.normalizing import Normalizer
+from pplbot.core.normalizing import Normalizer, clean
 from pplbot.core.semantic import Embedder, unit_rows
 from pplbot.core.token_index import LanguageIndex, SurfaceCorpus, sorted_unique
 from pplbot.core.typos import TypoCorrector
@@ -38,9 +39,9 @@ __all__ = ["Candidate", "Match", "MatchKind", "Matcher", "Thresholds", "Tuning"]
 class Tuning:
     """Weights of the score; fitted with `scripts/fit_gate.py` on the dev set only."""
 
-    phrase_weight: float = 0.2  # IDF-weighted Dice of the question and the phrase
-    entry_weight: float = 0.6  # share of the question's words found anywhere in the entry
-    fuzz_weight: float = 0.2  # token_sort_ratio of the question and the phrase
+    phrase_weight: float = 0.1  # IDF-weighted Dice of the question and the phrase
+    entry_weight: float = 0.8  # share of the question's words found anywhere in the entry
+    fuzz_weight: float = 0.1  # token_sort_ratio of the question and the phrase
     semantic_weight: float = 0.5  # share of the final score that comes from the cosine
     rescore: int = 60  # lexical candidates that get the full score
     semantic_candidates: int = 8  # entries nearest by mean phrase vector: their phrases become candidates
@@ -48,6 +49,7 @@ class Tuning:
 
 # a ranked candidate before it becomes a `Candidate`: score, entry id, entry, phrase, coverage, cosine
 _Row = tuple[float, str, int, int, float, float | None]
+_WORD = re.compile(r"[^\W\d_]+")  # a run of letters: a word whose spelling may be corrected
 _RANKED = 20  # entries kept in a ranking: enough for the gate's rival and the suggestions
 
 
@@ -96,7 +98,8 @@ class Matcher:
         self._entry_index = {e.id: i for i, e in enumerate(self.entries)}
         self._entry_ids = [e.id for e in self.entries]
         # pools sorted: ties in typo correction resolve the same way every run
-        self._typos = TypoCorrector({w for doc in self._docs for w in doc})
+        # a real word that the entries do not use ("lunch", "movie") is not a typo of one they use
+        self._typos = TypoCorrector({w for doc in self._docs for w in doc}, embedder.words() if embedder else ())
         corpus = SurfaceCorpus(self._phrases, self._docs, self.normalizer)
         self._phrase_entry_array = np.array(self._phrase_entry, dtype=np.int64)
         self._vectors = embedder.encode(self._phrase_text) if embedder is not None and self._phrase_text else None
@@ -135,7 +138,7 @@ class Matcher:
         """Candidates in the question's language; when that is not English, also read as English
         (lingua misjudges short mixed questions) and keep the reading with the better best score."""
         lang = self.normalizer.language(text)
-        cosines = self._cosines(text)
+        cosines = self._cosines(self._spelled(text))
         # the same words, and the same phrases of the semantically nearest entries, in every reading
         surface = self.normalizer.surface(text, self._typos.correct)
         near = None
@@ -228,6 +231,18 @@ class Matcher:
             )
         ]
         return sorted(best, key=lambda row: (-row[0], row[1]))
+
+    def _spelled(self, text: str) -> str:
+        """The text for the sentence vector: as typed, or with its typos corrected when it has some
+        (the static model's word pieces of a misspelt word say little)."""
+
+        def fix(found: re.Match[str]) -> str:
+            word = found.group(0)
+            plain = clean(word)
+            fixed = self._typos.correct(plain) if plain.isalpha() else plain
+            return word if fixed == plain else fixed
+
+        return _WORD.sub(fix, text)
 
     def _cosines(self, text: str) -> np.ndarray | None:
         """The question's sentence vector (compared with phrases' vectors), if there is an embedder."""

@@ -175,9 +175,9 @@ class Normalizer:
     def surface(self, text: str, correct: Callable[[str], str] | None = None) -> list[str]:
         """Cleaned words with multi-word terms joined and chat stop words dropped."""
         found = clean(text[:2000]).split()
-        if correct is not None:
-            found = [correct(w) for w in found]
         terms, lengths, stop = self._terms, self._term_lengths, self._stop
+        if correct is not None:  # chat stop words and the words of terms are known, not typos
+            found = [w if w in stop or w in lengths else correct(w) for w in found]
         out = []
         i, n = 0, len(found)
         while i < n:

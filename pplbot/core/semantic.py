@@ -22,6 +22,10 @@ class Embedder(Protocol):
 
     def encode(self, texts: Sequence[str]) -> Vectors: ...
 
+    def words(self) -> frozenset[str]:
+        """Whole words the model knows: real words, so never taken for typos."""
+        ...
+
 
 def unit_rows(vectors: Vectors) -> Vectors:
     """Rows scaled to length 1 (zero rows stay zero), so a dot product is the cosine."""

@@ -1,5 +1,9 @@
 """Typo correction: the known word closest to an unknown one (rapidfuzz's `ratio` of at least 80).
 
+Known words are the words of the entries. A word they do not use is not a typo when it is a real
+word: the caller passes those (the whole words of the static model's vocabulary), so "lunch" is
+not read as "bunch".
+
 A word is compared with the known words of its length, one shorter and one longer (in that order,
 each length alphabetically; the first best wins). Before rapidfuzz compares, one NumPy pass drops
 the words that cannot reach the cutoff: a ratio of at least 80 means an Indel distance of at most
@@ -28,8 +32,9 @@ Masks = npt.NDArray[np.uint64]
 
 
 class TypoCorrector:
-    def __init__(self, known: Iterable[str]) -> None:
+    def __init__(self, known: Iterable[str], real: Iterable[str] = ()) -> None:
         self._known = frozenset(known)
+        self._real = frozenset(real) - self._known  # correct spellings the pool does not hold
         # the words a pool can hold, by length then alphabetically: every pool is one slice
         self._words = sorted((w for w in self._known if _MIN_LENGTH - 1 <= len(w) <= _MAX_LENGTH + 1), key=_by_length)
         self._lengths = np.array([len(w) for w in self._words], dtype=np.int64)
@@ -39,7 +44,7 @@ class TypoCorrector:
 
     def correct(self, word: str) -> str:
         """The known word closest to an unknown one (a typo), or the word itself."""
-        if word in self._known or len(word) < _MIN_LENGTH or not word.isalpha():
+        if word in self._known or word in self._real or len(word) < _MIN_LENGTH or not word.isalpha():
             return word
         found = self._cache.get(word)
         if found is None:

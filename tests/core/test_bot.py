@@ -63,7 +63,8 @@ def test_suggestions_can_be_picked_by_number(small_kb: object) -> None:
     from pplbot.core.matching import Thresholds
 
     assert isinstance(small_kb, KnowledgeBase)
-    unsure = Bot(small_kb, BotOptions(thresholds=Thresholds(answer_cutoff=101, suggest_cutoff=20)))
+    never_sure = Thresholds(answer_cutoff=101, answer_cutoff_weak=101, answer_cutoff_unanchored=101, suggest_cutoff=20)
+    unsure = Bot(small_kb, BotOptions(thresholds=never_sure))
     s = Session(SessionKey("test", "c1", "alice"))
     turn = unsure.handle(s, incoming("can a co-op or a company use ppl works"))
     (reply,) = turn.replies

@@ -119,6 +119,17 @@ def test_answers_a_paraphrase_with_typos_and_explains_why() -> None:
     assert why.phrase == "can a company use ppl works" and why.score > 60
 
 
+def test_real_words_and_chat_words_are_not_taken_for_typos(kb: KnowledgeBase) -> None:
+    """A word of five letters or more that the entries do not use is corrected to the nearest one
+    they use, unless it is a real word (a whole word of the static model's vocabulary) or chat
+    filler: "lunch" stays "lunch" (not "bunch") and "bitte" stays out (not "boite")."""
+    matcher = Matcher(kb.entries, Normalizer(kb.vocabulary), load_embedder())
+    assert matcher._correct("lunch") == "lunch" and matcher._correct("movie") == "movie"
+    assert matcher._correct("licnse") == "license"
+    assert "boite" not in matcher.normalizer.surface("Was ist Copyfarleft? kurz bitte", matcher._correct)
+    assert Matcher(kb.entries, Normalizer(kb.vocabulary))._correct("lunch") != "lunch"  # no model: no dictionary
+
+
 def test_the_semantic_signal_joins_the_scores() -> None:
     embedder = load_embedder()
     assert embedder is not None, "the shipped static model must load"

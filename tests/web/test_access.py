@@ -267,7 +267,7 @@ def test_a_new_entry_from_an_unanswered_question(site: Site) -> None:
 
 
 def test_teach_names_another_entry_when_none_of_the_near_ones_is_right(site: Site) -> None:
-    question = "whose brainchild is this licence"
+    question = "which brain produced this licence"
     site.log_unanswered(question)
     cookie = site.sign_in()
     _, _, page = site.request("GET", "/admin/unanswered", cookie=cookie)

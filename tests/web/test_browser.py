@@ -115,7 +115,7 @@ def test_a_post_without_the_csrf_token_is_refused_in_the_browser(shared_site: Si
 
 
 def test_teach_an_unanswered_question(site: Site, page: object) -> None:
-    question = "whose brainchild is the peer production licence"
+    question = "who dreamt up the ppl"
     for n in range(3):
         site.log_unanswered("what's the weather in berlin tomorrow", minutes=n)
     site.log_unanswered("is there a mobile app for the bot")
