@@ -38,9 +38,10 @@ class StaticEmbedder:
         # the same ids without character offsets (tokenizers >= 0.21), which nothing here reads
         self._encode_batch = getattr(tokenizer, "encode_batch_fast", tokenizer.encode_batch)
 
-    def words(self) -> frozenset[str]:
-        """The word pieces that are whole words (BERT marks the others with "##")."""
-        return frozenset(w for w in self._tokenizer.get_vocab() if w.isalpha() and w.isascii())
+    def knows(self, word: str) -> bool:
+        """A word piece that is a whole word (BERT marks the others with "##"), looked up in the
+        tokenizer's own table (no copy of the vocabulary in Python memory)."""
+        return word.isascii() and self._tokenizer.token_to_id(word) is not None
 
     def encode(self, texts: Sequence[str]) -> Vectors:
         if len(texts) == 1:

@@ -99,7 +99,7 @@ class Matcher:
         self._entry_ids = [e.id for e in self.entries]
         # pools sorted: ties in typo correction resolve the same way every run
         # a real word that the entries do not use ("lunch", "movie") is not a typo of one they use
-        self._typos = TypoCorrector({w for doc in self._docs for w in doc}, embedder.words() if embedder else ())
+        self._typos = TypoCorrector({w for doc in self._docs for w in doc}, embedder.knows if embedder else None)
         corpus = SurfaceCorpus(self._phrases, self._docs, self.normalizer)
         self._phrase_entry_array = np.array(self._phrase_entry, dtype=np.int64)
         self._vectors = embedder.encode(self._phrase_text) if embedder is not None and self._phrase_text else None
@@ -236,10 +236,14 @@ class Matcher:
         """The text for the sentence vector: as typed, or with its typos corrected when it has some
         (the static model's word pieces of a misspelt word say little)."""
 
+        correct = self._typos.correct
+        if all(correct(w) == w for w in clean(text).split()):  # most questions: no typo, one pass
+            return text
+
         def fix(found: re.Match[str]) -> str:
             word = found.group(0)
             plain = clean(word)
-            fixed = self._typos.correct(plain) if plain.isalpha() else plain
+            fixed = correct(plain) if plain.isalpha() else plain
             return word if fixed == plain else fixed
 
         return _WORD.sub(fix, text)

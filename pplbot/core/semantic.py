@@ -22,8 +22,8 @@ class Embedder(Protocol):
 
     def encode(self, texts: Sequence[str]) -> Vectors: ...
 
-    def words(self) -> frozenset[str]:
-        """Whole words the model knows: real words, so never taken for typos."""
+    def knows(self, word: str) -> bool:
+        """True for a whole word of the model's vocabulary: a real word, so never taken for a typo."""
         ...
 
 

@@ -15,7 +15,7 @@ every word of the pool) most of the work.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 import numpy.typing as npt
@@ -32,9 +32,9 @@ Masks = npt.NDArray[np.uint64]
 
 
 class TypoCorrector:
-    def __init__(self, known: Iterable[str], real: Iterable[str] = ()) -> None:
+    def __init__(self, known: Iterable[str], is_real: Callable[[str], bool] | None = None) -> None:
         self._known = frozenset(known)
-        self._real = frozenset(real) - self._known  # correct spellings the pool does not hold
+        self._is_real = is_real or _never  # correct spellings the pool does not hold
         # the words a pool can hold, by length then alphabetically: every pool is one slice
         self._words = sorted((w for w in self._known if _MIN_LENGTH - 1 <= len(w) <= _MAX_LENGTH + 1), key=_by_length)
         self._lengths = np.array([len(w) for w in self._words], dtype=np.int64)
@@ -44,11 +44,11 @@ class TypoCorrector:
 
     def correct(self, word: str) -> str:
         """The known word closest to an unknown one (a typo), or the word itself."""
-        if word in self._known or word in self._real or len(word) < _MIN_LENGTH or not word.isalpha():
+        if word in self._known or len(word) < _MIN_LENGTH or not word.isalpha():
             return word
         found = self._cache.get(word)
         if found is None:
-            found = self._closest(word)
+            found = word if self._is_real(word) else self._closest(word)
             if len(self._cache) > _CACHE_MAX:
                 self._cache.clear()
             self._cache[word] = found
@@ -90,3 +90,7 @@ def _popcount(values: Masks) -> npt.NDArray[np.int64]:
     else:
         counts = np.unpackbits(values.view(np.uint8)).reshape(len(values), 64).sum(axis=1, dtype=np.int64)
     return counts
+
+
+def _never(word: str) -> bool:
+    return False
