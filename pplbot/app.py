@@ -23,7 +23,7 @@ def compose(settings: Settings, store: Store, *, detail_on_request: bool = True)
     options = BotOptions(
         quiz_idle=timedelta(minutes=settings.quiz_idle_minutes),
         detail_on_request=detail_on_request,
-        embedder=load_embedder(),
+        embedder=load_embedder(cache_dir=settings.data_dir),
     )
     live = LiveKnowledge(settings.knowledge_dir)
     service = Service(Bot(live.current.kb, options), store, Moderation(live, store, settings.unanswered_retention_days))

@@ -130,7 +130,7 @@ def bot_for(kb: KnowledgeBase, settings: Settings, *, detail_on_request: bool = 
     options = BotOptions(
         quiz_idle=timedelta(minutes=settings.quiz_idle_minutes),
         detail_on_request=detail_on_request,
-        embedder=load_embedder(),
+        embedder=load_embedder(cache_dir=settings.data_dir),
     )
     return Bot(kb, options)
 

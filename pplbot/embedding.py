@@ -17,7 +17,8 @@ import numpy as np
 from safetensors.numpy import load_file
 from tokenizers import Tokenizer
 
-from pplbot.core.semantic import Vectors, unit_rows
+from pplbot.core.semantic import Embedder, Vectors, unit_rows
+from pplbot.vector_cache import CachedEmbedder, model_stamp
 
 __all__ = ["MODEL_DIR", "StaticEmbedder", "load_embedder"]
 
@@ -70,12 +71,18 @@ class StaticEmbedder:
         return unit_rows(out)
 
 
-def load_embedder(directory: Path = MODEL_DIR) -> StaticEmbedder | None:
-    """The shipped model, or None (with a warning) when its files are missing or unreadable."""
+def load_embedder(directory: Path = MODEL_DIR, cache_dir: Path | None = None) -> Embedder | None:
+    """The shipped model, or None (with a warning) when its files are missing or unreadable. With
+    `cache_dir`, the phrases' vectors are kept there between starts (`pplbot.vector_cache`)."""
+    files = (directory / "model.safetensors", directory / "tokenizer.json")
     try:
-        table = load_file(str(directory / "model.safetensors"))["embeddings"]
-        tokenizer = Tokenizer.from_file(str(directory / "tokenizer.json"))
+        table = load_file(str(files[0]))["embeddings"]
+        tokenizer = Tokenizer.from_file(str(files[1]))
+        stamp = model_stamp(*files) if cache_dir is not None else ""
     except Exception as exc:  # safetensors and tokenizers raise their own error types
         logger.warning("semantic model not loaded from %s (%s); matching without it", directory, exc)
         return None
-    return StaticEmbedder(table, tokenizer)
+    embedder = StaticEmbedder(table, tokenizer)
+    if cache_dir is None:
+        return embedder
+    return CachedEmbedder(embedder, cache_dir / f"vectors-{stamp}.npz")

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -9,6 +10,9 @@ import pytest
 
 # python-telegram-bot 22 warns (PTBDeprecationWarning) unless durations are timedeltas.
 os.environ.setdefault("PTB_TIMEDELTA", "true")
+# the default data folder (state, cached phrase vectors) of every bot and `pplbot` process started
+# by a test is a temporary one, never the developer's ~/.local/share/pplbot
+os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="pplbot-tests-xdg-")
 
 from pplbot.core.bot import Bot, BotOptions
 from pplbot.core.knowledge import KnowledgeBase

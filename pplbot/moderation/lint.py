@@ -1,6 +1,6 @@
 """`pplbot kb lint`: phrases that sit too close to another entry's, entries with few phrases, and
-entries whose paraphrases ask opposite things ("can I ...?" next to "does ... ban ...?"), which
-one answer can only serve if it states the rule instead of a yes or no."""
+entries whose paraphrases ask opposite things ("can I ...?" next to "does ... ban ...?") and whose
+answer opens with a verdict ("You can ...") instead of the rule, which serves only one of them."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from pplbot.core.normalizing import Normalizer
 from pplbot.errors import KnowledgeError
 from pplbot.knowledge_files import load_knowledge
 
-__all__ = ["MIN_PARAPHRASES", "NEAR", "lint", "near_duplicates", "opposite_polarity", "polarity"]
+__all__ = ["MIN_PARAPHRASES", "NEAR", "lint", "near_duplicates", "opposite_polarity", "polarity", "verdict_lead"]
 
 NEAR = 90
 MIN_PARAPHRASES = 5
@@ -60,6 +60,24 @@ def polarity(phrase: str) -> str | None:
     return "permission" if may else "prohibition"
 
 
+# A lead that answers one kind of question with a verdict ("You can ...", "It is not allowed ..."),
+# which turns into the wrong answer for a paraphrase of the other kind. A lead that states the rule
+# ("Section 4(d) bars ...", "Whether X may ... depends on ...") serves both.
+_VERDICT_LEAD = re.compile(
+    r"^\W*(?:(?:you|we|i|they|it|that|this|doing so|both)\s+"
+    r"(?:can(?:not|'t)?|could|may(?: not)?|must(?: not)?|need(?:s)?(?: not)?|do(?:es)?(?:n't| not) need|"
+    r"(?:is|are)(?:n't| not)?\s+(?:allowed|permitted|fine|ok(?:ay)?|banned|forbidden|prohibited|required|legal))|"
+    r"(?:not|only|allowed|permitted|banned|forbidden|prohibited|fine|sure|of course|absolutely|correct|right|"
+    r"true|false|nope|yep|yeah)\b)",
+    re.IGNORECASE,
+)
+
+
+def verdict_lead(answer: str) -> bool:
+    """True when an answer opens with a verdict for one kind of question instead of the rule."""
+    return bool(_VERDICT_LEAD.match(answer))
+
+
 def opposite_polarity(questions: tuple[str, ...]) -> tuple[str, str] | None:
     """A pair of paraphrases of one entry that ask opposite things, if there is one."""
     may = next((q for q in questions if polarity(q) == "permission"), None)
@@ -87,11 +105,12 @@ def lint(directory: Path) -> int:
             )
     for entry in kb.entries:
         pair = opposite_polarity(entry.questions)
-        if pair is not None:
+        if pair is not None and verdict_lead(entry.answer):
             findings += 1
+            lead = " ".join(entry.answer.split()[:4])
             print(
-                f"{entry.file}:{entry.line}: {entry.id}: paraphrases of opposite polarity, {pair[0]!r} vs {pair[1]!r}: "
-                "the answer must state the rule (no yes/no lead), or split the entry"
+                f"{entry.file}:{entry.line}: {entry.id}: paraphrases of opposite polarity, {pair[0]!r} vs {pair[1]!r}, "
+                f"and the answer opens with a verdict ({lead!r} ...): state the rule in the lead, or split the entry"
             )
     print(f"{findings} finding(s) in {len(kb.entries)} entries")
     return 1 if findings else 0

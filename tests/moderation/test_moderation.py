@@ -307,3 +307,16 @@ def test_every_command_through_the_terminal_adapter(tmp_path: Path) -> None:
     ]:
         assert expected in text, expected
     store.close()
+
+
+def test_lint_flags_a_verdict_lead_over_paraphrases_of_opposite_polarity() -> None:
+    from pplbot.moderation.lint import opposite_polarity, verdict_lead
+
+    questions = ("can a company use ppl works internally", "does 4(d) ban companies from any use")
+    assert opposite_polarity(questions) == questions
+    assert verdict_lead("You can use it internally, but ...")
+    assert verdict_lead("It is not allowed for companies ...")
+    assert verdict_lead("Not for a company with wage staff ...")
+    assert not verdict_lead("Section 4(d) bars any use by a privately owned business that lives off wage labour.")
+    assert not verdict_lead("Whether a company may use it depends on who owns it.")
+    assert opposite_polarity(("can a co-op sell ppl works", "can a freelancer sell them")) is None
