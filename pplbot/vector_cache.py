@@ -52,7 +52,6 @@ class CachedEmbedder:
     def __init__(self, inner: Embedder, path: Path) -> None:
         self.inner = inner
         self.path = path
-        self.dim = int(getattr(inner, "dim", 0))
 
     def knows(self, word: str) -> bool:
         return self.inner.knows(word)
@@ -67,11 +66,14 @@ class CachedEmbedder:
         missing = np.flatnonzero(found < 0)
         if len(missing) == 0 and len(stored_keys) == len(keys):
             return stored[found]
-        fresh = self.inner.encode([texts[i] for i in missing.tolist()]) if len(missing) else stored[:0]
         hit = np.flatnonzero(found >= 0)
-        out = np.empty((len(texts), fresh.shape[1] if len(missing) else stored.shape[1]), dtype=np.float32)
-        out[missing] = fresh
-        if len(hit):
+        if len(missing):
+            fresh = self.inner.encode([texts[i] for i in missing.tolist()])
+            out = np.empty((len(texts), fresh.shape[1]), dtype=np.float32)
+            out[missing] = fresh
+        else:  # only removed phrases: the file is written again without them
+            out = np.empty((len(texts), stored.shape[1]), dtype=np.float32)
+        if len(hit):  # an empty file has no width to broadcast from
             out[hit] = stored[found[hit]]
         self._write(keys, out)
         logger.info("encoded %d of %d phrases (the others from %s)", len(missing), len(texts), self.path)
